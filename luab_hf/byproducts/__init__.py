@@ -1,0 +1,16 @@
+"""Parsers for the raw annotation-byproduct releases (ImageNet-AB XML, COCO-AB JSON)."""
+
+from ._errors import ByproductError
+from .coco_ab import CocoABRecord, iter_coco_ab_json, parse_coco_ab_record, replay_points
+from .imagenet_ab import ImageNetABRecord, iter_imagenet_ab_files, parse_imagenet_ab_xml
+
+__all__ = [
+    "ByproductError",
+    "CocoABRecord",
+    "ImageNetABRecord",
+    "iter_coco_ab_json",
+    "iter_imagenet_ab_files",
+    "parse_coco_ab_record",
+    "parse_imagenet_ab_xml",
+    "replay_points",
+]

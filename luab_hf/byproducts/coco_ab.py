@@ -1,0 +1,246 @@
+"""COCO-AB: one JSON array of per-image records of an icon-dragging annotation tool.
+
+Workers drag category icons onto a COCO-2014 train image; the tool logs every ``add``, ``move``
+and ``remove``. :func:`replay_points` turns that log into where each category's icon finally
+stands. The file is read as a stream (:func:`iter_coco_ab_json`), never loaded whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal, TypedDict
+
+import ijson
+
+from ..labels import COCO_CLASS_INDEX
+from ._errors import ByproductError
+from ._values import to_bool, to_float, to_int, to_time, to_unit
+
+#: ``final``: replay add/move/remove in time order (the icons as the worker left them).
+#: ``add-only``: the published loader's reading (only ``add``; a later add of a category wins).
+PointReading = Literal["final", "add-only"]
+POINT_READINGS: tuple[str, ...] = ("final", "add-only")
+
+
+class XY(TypedDict):
+    x: float
+    y: float
+
+
+class Point(TypedDict):
+    category: int
+    x: float
+    y: float
+
+
+class Action(TypedDict):
+    action: str
+    category: str
+    point_from: XY | None
+    point_to: XY | None
+    time_ms: float
+
+
+class CategoryClick(TypedDict):
+    category_index: int
+    category_name: str
+    time_ms: float
+    using_keyboard: bool | None
+
+
+class TracePoint(TypedDict):
+    time_ms: float
+    x: float
+    y: float
+
+
+class CocoABRecord(TypedDict):
+    image_id: int
+    points: list[Point]
+    actions: list[Action]
+    category_history: list[CategoryClick]
+    mouse_trace: list[TracePoint]
+    time_spent_ms: int | None
+    worker_id: str | None
+    hit_id: str | None
+    page_id: int | None
+    image_width: int | None
+    image_height: int | None
+    original_image_width: int | None
+    original_image_height: int | None
+    raw: str | None
+
+
+_ACTIONS = ("add", "move", "remove")
+_KNOWN_KEYS = {
+    "image_id", "imageHeight", "imageWidth", "originalImageHeight", "originalImageWidth",
+    "worker_id", "hit_id", "page_id", "timeSpent", "actionHistories", "categoryHistories",
+    "mouseTracking",
+}  # fmt: skip
+
+
+def parse_coco_ab_record(
+    record: Any, source: str, reading: PointReading = "final"
+) -> CocoABRecord:
+    """Check and type one COCO-AB record; ``source`` names it in errors (``file#index``)."""
+    if not isinstance(record, dict):
+        raise ByproductError(source, f"record is {type(record).__name__}, expected an object")
+    if "image_id" not in record:
+        raise ByproductError(source, "missing image_id")
+    image_id = to_int(record["image_id"], source, "image_id")
+    source = f"{source} (image_id {image_id})"
+    actions = [_action(a, f"{source} actionHistories[{i}]") for i, a in enumerate(_list(record, "actionHistories", source))]
+    history = [_category_click(c, f"{source} categoryHistories[{i}]") for i, c in enumerate(_list(record, "categoryHistories", source))]
+    trace = [_trace_point(p, f"{source} mouseTracking[{i}]") for i, p in enumerate(_list(record, "mouseTracking", source))]
+    unknown = {k: v for k, v in record.items() if k not in _KNOWN_KEYS}
+    time_spent = _optional(record, "timeSpent", source, to_int)
+    if time_spent is not None and time_spent < 0:
+        raise ByproductError(source, f"timeSpent is {time_spent}, expected a time >= 0")
+    return CocoABRecord(
+        image_id=image_id,
+        points=replay_points(actions, reading, source),
+        actions=actions,
+        category_history=history,
+        mouse_trace=trace,
+        time_spent_ms=time_spent,
+        worker_id=_optional(record, "worker_id", source, _string),
+        hit_id=_optional(record, "hit_id", source, _string),
+        page_id=_optional(record, "page_id", source, to_int),
+        image_width=_optional(record, "imageWidth", source, to_int),
+        image_height=_optional(record, "imageHeight", source, to_int),
+        original_image_width=_optional(record, "originalImageWidth", source, to_int),
+        original_image_height=_optional(record, "originalImageHeight", source, to_int),
+        raw=json.dumps(unknown, sort_keys=True, default=str) if unknown else None,
+    )
+
+
+def replay_points(actions: list[Action], reading: PointReading, source: str) -> list[Point]:
+    """Where each category's icon stands after the worker's actions, sorted by class index."""
+    if reading not in POINT_READINGS:
+        raise ValueError(f"reading must be one of {POINT_READINGS}, got {reading!r}")
+    placed: dict[int, XY] = {}
+    for action in sorted(actions, key=lambda a: a["time_ms"]):
+        category = COCO_CLASS_INDEX[action["category"]]
+        kind = action["action"]
+        if kind == "add":
+            placed[category] = action["point_to"]  # type: ignore[assignment]
+        elif reading == "add-only":
+            continue
+        elif category not in placed:
+            raise ByproductError(
+                source, f"{kind} of a {action['category']!r} icon at {action['time_ms']} ms that was never added"
+            )
+        elif kind == "move":
+            placed[category] = action["point_to"]  # type: ignore[assignment]
+        else:
+            del placed[category]
+    return [Point(category=c, x=p["x"], y=p["y"]) for c, p in sorted(placed.items())]
+
+
+def _list(record: dict, key: str, source: str) -> list:
+    value = record.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ByproductError(source, f"{key} is {type(value).__name__}, expected a list")
+    return value
+
+
+def _object(value: Any, source: str) -> dict:
+    if not isinstance(value, dict):
+        raise ByproductError(source, f"entry is {type(value).__name__}, expected an object")
+    return value
+
+
+def _field(entry: dict, key: str, source: str) -> Any:
+    if key not in entry:
+        raise ByproductError(source, f"missing {key}")
+    return entry[key]
+
+
+def _optional(record: dict, key: str, source: str, convert) -> Any:
+    value = record.get(key)
+    return None if value is None else convert(value, source, key)
+
+
+def _string(value: Any, source: str, key: str) -> str:
+    return str(value)
+
+
+def _xy(value: Any, source: str, key: str) -> XY | None:
+    if value is None:
+        return None
+    value = _object(value, f"{source} {key}")
+    return XY(
+        x=to_unit(_field(value, "x", source), source, f"{key}.x"),
+        y=to_unit(_field(value, "y", source), source, f"{key}.y"),
+    )
+
+
+def _action(entry: Any, source: str) -> Action:
+    entry = _object(entry, source)
+    kind = _field(entry, "actionType", source)
+    if kind not in _ACTIONS:
+        raise ByproductError(source, f"unknown actionType {kind!r}, expected one of {_ACTIONS}")
+    category = _field(entry, "iconType", source)
+    if category not in COCO_CLASS_INDEX:
+        raise ByproductError(source, f"unknown COCO category {category!r} in iconType")
+    point_to = _xy(entry.get("pointTo"), source, "pointTo")
+    if point_to is None and kind != "remove":
+        raise ByproductError(source, f"{kind} action without pointTo")
+    return Action(
+        action=kind,
+        category=category,
+        point_from=_xy(entry.get("pointFrom"), source, "pointFrom"),
+        point_to=point_to,
+        time_ms=to_time(_field(entry, "timeAt", source), source, "timeAt"),
+    )
+
+
+def _category_click(entry: Any, source: str) -> CategoryClick:
+    entry = _object(entry, source)
+    keyboard = entry.get("usingKeyboard")
+    return CategoryClick(
+        category_index=to_int(_field(entry, "categoryIndex", source), source, "categoryIndex"),
+        category_name=str(_field(entry, "categoryName", source)),
+        time_ms=to_time(_field(entry, "timeAt", source), source, "timeAt"),
+        using_keyboard=None if keyboard is None else to_bool(keyboard, source, "usingKeyboard"),
+    )
+
+
+def _trace_point(entry: Any, source: str) -> TracePoint:
+    entry = _object(entry, source)
+    return TracePoint(
+        time_ms=to_time(_field(entry, "timeAt", source), source, "timeAt"),
+        # The pointer may leave the image, so a trace point is finite but not bounded.
+        x=to_float(_field(entry, "x", source), source, "x"),
+        y=to_float(_field(entry, "y", source), source, "y"),
+    )
+
+
+def iter_coco_ab_json(path: str | os.PathLike) -> Iterator[tuple[str, Any]]:
+    """Yield ``(source, record)`` for each element of the release's top-level array, streamed.
+
+    Memory stays at one record whatever the file size. ``source`` is ``file#index``. A file that
+    is not a JSON array, or that ends mid-array, raises :class:`ByproductError` after the records
+    before the damage were yielded.
+    """
+    path = Path(path)
+    index = -1
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096).lstrip()
+            if not head.startswith(b"["):
+                raise ByproductError(str(path), "expected a JSON array of records at the top level")
+            handle.seek(0)
+            for index, record in enumerate(ijson.items(handle, "item", use_float=True)):
+                yield f"{path}#{index}", record
+    except ijson.JSONError as error:
+        raise ByproductError(
+            str(path), f"malformed or truncated JSON after record {index} ({error})"
+        ) from None
+    except OSError as error:
+        raise ByproductError(str(path), f"cannot read file ({error.strerror})") from None

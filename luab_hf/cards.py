@@ -1,0 +1,129 @@
+"""Dataset and model cards: what a Hub repo says about how its contents were made."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from huggingface_hub import DatasetCard, DatasetCardData
+
+PAPER = "https://arxiv.org/abs/2303.17595"
+CITATION = """@inproceedings{han2023neglected,
+  title={Neglected Free Lunch -- Learning Image Classifiers Using Annotation Byproducts},
+  author={Han, Dongyoon and Choe, Junsuk and Chun, Seonghyeok and Chung, John Joon Young and
+          Chang, Minsuk and Yun, Sangdoo and Song, Jean Y. and Oh, Seong Joon},
+  booktitle={International Conference on Computer Vision (ICCV)},
+  year={2023}
+}"""
+
+
+@dataclass
+class DatasetSummary:
+    """What a conversion produced: enough for a card a reader can check against the files."""
+
+    name: str
+    description: str
+    #: config name -> split name -> rows
+    rows: dict[str, dict[str, int]]
+    input_records: int
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    options: dict[str, str] = field(default_factory=dict)
+    command: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _configs(rows: Mapping[str, Mapping[str, int]]) -> list[dict]:
+    configs = []
+    for config, splits in rows.items():
+        entry = {
+            "config_name": config,
+            "data_files": [{"split": s, "path": f"data/{config}/{s}-*.parquet"} for s in splits],
+        }
+        if config == "default":
+            entry["default"] = True
+        configs.append(entry)
+    return configs
+
+
+def _size_category(count: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if count < limit:
+            return name
+    return "1M<n<10M"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def dataset_card(summary: DatasetSummary) -> DatasetCard:
+    """A dataset card whose YAML ``configs:`` make ``load_dataset(folder_or_repo)`` work."""
+    train_rows = max((splits.get("train", 0) for splits in summary.rows.values()), default=0)
+    data = DatasetCardData(
+        license="apache-2.0",
+        pretty_name=summary.name,
+        task_categories=["image-classification"],
+        size_categories=_size_category(train_rows),
+        tags=["annotation-byproducts", "luab"],
+        configs=_configs(summary.rows),
+    )
+    rows = [(config, split, count) for config, splits in summary.rows.items() for split, count in splits.items()]
+    reasons = Counter(reason.split(" (")[0] for _, reason in summary.skipped)
+    skipped = (
+        _table(["reason", "records"], reasons.most_common())
+        + "\n\nEvery skipped record, with its file or record index, is listed in `skipped.jsonl`."
+        if summary.skipped
+        else "No record was skipped."
+    )
+    options = _table(["option", "value"], sorted(summary.options.items())) if summary.options else ""
+    notes = "\n".join(f"- {note}" for note in summary.notes)
+    body = f"""
+# {summary.name}
+
+{summary.description}
+
+Annotation byproducts from *Neglected Free Lunch: Learning Image Classifiers Using Annotation
+Byproducts* (ICCV 2023, [paper]({PAPER})), converted with
+luab-hf into Parquet so that `load_dataset` works.
+
+## Configs and counts
+
+- `byproducts`: the byproduct columns only, no images. Redistributable under Apache-2.0.
+- `default` (when present): the same rows with the images embedded, plus image-only evaluation
+  splits whose byproduct columns are empty. The images keep their own licence terms.
+
+{_table(["config", "split", "rows"], rows)}
+
+Input records: {summary.input_records}; skipped: {len(summary.skipped)}; train rows: {train_rows}
+(rows + skipped = input records).
+
+## Skipped records
+
+{skipped}
+
+## How the rows were built
+
+{notes}
+
+{options}
+
+```
+{summary.command}
+```
+
+## Licence
+
+The byproducts are released under Apache-2.0. Images joined into the `default` config come from
+the user's own copy and keep their original terms; do not publish that config where those terms
+forbid it.
+
+## Citation
+
+```bibtex
+{CITATION}
+```
+"""
+    return DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}")

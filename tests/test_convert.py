@@ -1,0 +1,245 @@
+"""The converters end to end on synthetic releases: Parquet, cards, load_dataset, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import torch
+from datasets import load_dataset
+
+from dataset_scripts import coco_ab, imagenet_ab
+
+
+def _tables(folder: Path, config: str) -> dict[str, object]:
+    return {p.name: pq.read_table(p) for p in sorted((folder / "data" / config).glob("*.parquet"))}
+
+
+def _imagenet(release: Path, out: Path, *extra: str) -> int:
+    return imagenet_ab.main(["--xml", str(release), "--output", str(out), "--label-set", "present", *extra])
+
+
+def test_imagenet_tarball_and_folder_give_identical_parquet(imagenet_release, tmp_path):
+    tarball = tmp_path / "imagenet_ab_v1_0.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        for path in sorted((imagenet_release / "train_xml").rglob("*.xml")):
+            tar.add(path, arcname=str(path.relative_to(imagenet_release)))
+    assert _imagenet(tarball, tmp_path / "from_tar", "--num-workers", "2") == 0
+    assert _imagenet(imagenet_release / "train_xml", tmp_path / "from_dir", "--num-workers", "1") == 0
+    from_tar, from_dir = _tables(tmp_path / "from_tar", "byproducts"), _tables(tmp_path / "from_dir", "byproducts")
+    assert list(from_tar) == ["train-00000-of-00001.parquet"] and list(from_tar) == list(from_dir)
+    for name in from_tar:
+        assert from_tar[name].equals(from_dir[name])
+    assert from_tar["train-00000-of-00001.parquet"].num_rows == 24
+
+
+def test_imagenet_with_images_and_eval_splits_loads(imagenet_release, tmp_path):
+    out = tmp_path / "ImageNet-AB"
+    assert _imagenet(imagenet_release, out, "--images", str(imagenet_release),
+                     "--eval-split", f"validation={imagenet_release / 'val'}",
+                     "--eval-split", f"validation_shifted={imagenet_release / 'val_shifted'}",
+                     "--shard-size", "10") == 0
+    assert len(list((out / "data" / "default").glob("train-*-of-00003.parquet"))) == 3
+    default = load_dataset(str(out))
+    assert set(default) == {"train", "validation", "validation_shifted"}
+    assert default["train"].num_rows == 24 and default["validation"].num_rows == 6
+    row = default["train"][0]
+    assert row["image"].size == (64, 64) and row["width"] == 64
+    names = default["train"].features["label"].names
+    assert len(names) == 3 and row["wnid"] in {p.name for p in (imagenet_release / "train").iterdir()}
+    assert default["train"].features["label"].int2str(row["label"]) == names[row["label"]]
+    labelled = [r for r in default["train"] if r["click_point"] is not None]
+    assert labelled and all(0 <= v <= 1 for r in labelled for v in r["click_point"])
+    assert default["validation"][0]["annotations"] is None and default["validation"][0]["click_point"] is None
+
+    byproducts = load_dataset(str(out), "byproducts")
+    assert set(byproducts) == {"train"} and "image" not in byproducts["train"].column_names
+    assert byproducts["train"]["image_id"] == default["train"]["image_id"]
+
+    streamed = load_dataset(str(out), "byproducts", split="train", streaming=True)
+    first = next(iter(streamed))
+    assert first["image_id"] == byproducts["train"][0]["image_id"]
+    assert first["annotations"] == byproducts["train"][0]["annotations"]
+
+    tensors = default["train"].with_format("torch")[:4]
+    assert tensors["label"].dtype == torch.int64 and tensors["image"][0].shape == (3, 64, 64)
+    card = (out / "README.md").read_text()
+    assert "config_name: default" in card and "config_name: byproducts" in card and "apache-2.0" in card
+    assert "No record was skipped" in card and "Input records: 36" in card
+
+
+def test_imagenet_label_set_is_imagenet_1k_by_default(imagenet_release, tmp_path):
+    out = tmp_path / "full"
+    assert imagenet_ab.main(["--xml", str(imagenet_release), "--output", str(out)]) == 0
+    features = load_dataset(str(out), "byproducts", split="train").features
+    assert features["label"].num_classes == 1000 and features["label"].names[0] == "tench"
+
+
+def _break_first_xml(release: Path, text: str) -> Path:
+    path = sorted((release / "train_xml").rglob("*.xml"))[0]
+    path.write_text(text.replace("{stem}", path.stem))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda r: _break_first_xml(r, "<annotation><filename>"), "malformed XML"),
+        (lambda r: _break_first_xml(r, "<annotation><filename>{stem}</filename><metadata><selected>True</selected>"
+                                       "<selectedRecord><x>nan</x><y>0.1</y><time>1</time></selectedRecord>"
+                                       "</metadata></annotation>"), "finite"),
+        (lambda r: sorted((r / "train").rglob("*.JPEG"))[0].unlink(), "image file is missing"),
+        (lambda r: (r / "train" / sorted(p.name for p in (r / "train").iterdir())[0] / "n00000000_9.JPEG").write_bytes(
+            sorted((r / "train").rglob("*.JPEG"))[0].read_bytes()), "image without XML"),
+        (lambda r: sorted((r / "train").rglob("*.JPEG"))[1].write_bytes(b"\xff\xd8\xff\xe0garbage"), "corrupt"),
+        (lambda r: sorted((r / "train").rglob("*.JPEG"))[2].write_bytes(b""), "empty"),
+    ],
+)
+def test_imagenet_bad_input_stops_or_is_counted(imagenet_copy, tmp_path, capsys, damage, message):
+    damage(imagenet_copy)
+    out = tmp_path / "out"
+    assert _imagenet(imagenet_copy, out, "--images", str(imagenet_copy)) == 1
+    error = capsys.readouterr().err
+    assert message in error and ("train_xml/" in error or "/train/" in error)
+    assert not out.exists() and not list(tmp_path.glob(".out.tmp-*"))
+
+    assert _imagenet(imagenet_copy, out, "--images", str(imagenet_copy), "--skip-invalid") == 0
+    skipped = [json.loads(line) for line in (out / "skipped.jsonl").read_text().splitlines()]
+    assert len(skipped) == 1 and message in skipped[0]["reason"]
+    rows = load_dataset(str(out), split="train").num_rows
+    card = (out / "README.md").read_text()
+    assert f"skipped: 1; train rows: {rows}" in card
+    assert f"Input records: {rows + 1}" in card
+
+
+def test_imagenet_duplicate_ids_and_truncated_tarball(imagenet_release, tmp_path, capsys):
+    first = sorted((imagenet_release / "train_xml").rglob("*.xml"))[0]
+    tarball = tmp_path / "dup.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(first, arcname=f"train_xml/{first.parent.name}/{first.name}")
+        tar.add(first, arcname=f"copy/train_xml/{first.parent.name}/{first.name}")
+    assert _imagenet(tarball, tmp_path / "dup") == 1
+    assert f"duplicate image_id '{first.stem}'" in capsys.readouterr().err
+    assert _imagenet(tarball, tmp_path / "dup", "--skip-invalid") == 0
+    assert load_dataset(str(tmp_path / "dup"), split="train").num_rows == 1
+
+    whole = tmp_path / "whole.tar.gz"
+    with tarfile.open(whole, "w:gz") as tar:
+        tar.add(imagenet_release / "train_xml", arcname="train_xml")
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    assert _imagenet(cut, tmp_path / "cut", "--skip-invalid") == 1
+    assert "truncated tarball" in capsys.readouterr().err and not (tmp_path / "cut").exists()
+
+
+def test_existing_output_is_kept_unless_overwrite(imagenet_release, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert _imagenet(imagenet_release, out) == 1
+    assert "already exists" in capsys.readouterr().err and (out / "keep.txt").exists()
+    assert _imagenet(imagenet_release, out, "--overwrite") == 0
+    assert not (out / "keep.txt").exists() and (out / "README.md").exists()
+
+
+def _coco(release: Path, out: Path, *extra: str) -> int:
+    return coco_ab.main(["--json", str(release / "coco_ab_v1_0.json"), "--output", str(out), *extra])
+
+
+def test_coco_end_to_end_with_images_labels_and_eval(coco_release, tmp_path):
+    out = tmp_path / "COCO-AB"
+    assert _coco(coco_release, out, "--images", str(coco_release / "train2014"),
+                 "--instances", str(coco_release / "annotations" / "instances_train2014.json"),
+                 "--eval-split", f"validation={coco_release / 'val'}",
+                 "--eval-instances", f"validation={coco_release / 'annotations' / 'instances_val.json'}") == 0
+    ds = load_dataset(str(out))
+    assert ds["train"].num_rows == 12 and ds["validation"].num_rows == 4
+    instances = json.loads((coco_release / "annotations" / "instances_train2014.json").read_text())
+    expected = {}
+    for a in instances["annotations"]:
+        expected.setdefault(a["image_id"], set()).add(a["category_id"])
+    names = ds["train"].features["labels"].feature.names
+    for row in ds["train"]:
+        ids = {coco_ab.COCO_CATEGORY_NAMES_91.index(names[i]) + 1 for i in row["labels"]}
+        assert ids == expected[row["image_id"]]
+        assert row["image"].size == (64, 64) and row["points"]
+        assert {p["category"] for p in row["points"]} <= set(row["labels"])
+    assert ds["validation"][0]["points"] is None and ds["validation"][0]["labels"]
+    streamed = next(iter(load_dataset(str(out), "byproducts", split="train", streaming=True)))
+    assert streamed["image_id"] == ds["train"][0]["image_id"]
+    assert "points | final" in (out / "README.md").read_text()
+
+
+def test_coco_add_only_reading_differs_only_where_moves_or_removes(coco_release, tmp_path):
+    assert _coco(coco_release, tmp_path / "final") == 0
+    assert _coco(coco_release, tmp_path / "adds", "--points", "add-only") == 0
+    final = load_dataset(str(tmp_path / "final"), split="train")
+    adds = load_dataset(str(tmp_path / "adds"), split="train")
+    assert "points | add-only" in (tmp_path / "adds" / "README.md").read_text()
+    differ = [f["image_id"] for f, a in zip(final, adds) if f["points"] != a["points"]]
+    edited = [f["image_id"] for f in final if any(x["action"] != "add" for x in f["actions"])]
+    assert set(differ) <= set(edited)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda records: records[3]["actionHistories"].append(
+            {"actionType": "add", "iconType": "unicorn", "pointTo": {"x": 0.1, "y": 0.1}, "timeAt": 1}), "unknown COCO category"),
+        (lambda records: records.append(dict(records[0])), "duplicate image_id"),
+        (lambda records: records[2].update(image_id=999_999_999), "not in the --instances file"),
+    ],
+)
+def test_coco_bad_records(coco_release, tmp_path, capsys, edit, message):
+    records = json.loads((coco_release / "coco_ab_v1_0.json").read_text())
+    edit(records)
+    release = tmp_path / "release"
+    shutil.copytree(coco_release, release)
+    (release / "coco_ab_v1_0.json").write_text(json.dumps(records))
+    instances = ["--instances", str(release / "annotations" / "instances_train2014.json")]
+    assert _coco(release, tmp_path / "out", *instances) == 1
+    error = capsys.readouterr().err
+    assert message in error and "coco_ab_v1_0.json#" in error and not (tmp_path / "out").exists()
+    assert _coco(release, tmp_path / "out", *instances, "--skip-invalid") == 0
+    rows = load_dataset(str(tmp_path / "out"), split="train").num_rows
+    assert rows + 1 == len(records)
+    assert (tmp_path / "out" / "skipped.jsonl").read_text().count("\n") == 1
+
+
+def test_coco_truncated_json_leaves_no_output(coco_release, tmp_path, capsys):
+    text = (coco_release / "coco_ab_v1_0.json").read_text()
+    release = tmp_path / "release"
+    release.mkdir()
+    (release / "coco_ab_v1_0.json").write_text(text[: len(text) // 2])
+    assert _coco(release, tmp_path / "out", "--skip-invalid") == 1
+    assert "truncated JSON" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_push_to_hub_uploads_the_finished_folder_once(imagenet_release, tmp_path, monkeypatch):
+    calls = []
+
+    class FakeApi:
+        def create_repo(self, repo_id, **kwargs):
+            calls.append(("create_repo", repo_id, kwargs["repo_type"]))
+
+        def upload_folder(self, **kwargs):
+            calls.append(("upload_folder", kwargs["repo_id"], kwargs["repo_type"],
+                          sorted(p.name for p in Path(kwargs["folder_path"]).iterdir())))
+            return "https://hub.example/commit/1"
+
+    monkeypatch.setattr("luab_hf.hub.HfApi", FakeApi)
+    out = tmp_path / "out"
+    assert _imagenet(imagenet_release, out, "--push-to-hub", "org/ImageNet-AB") == 0
+    assert calls == [("create_repo", "org/ImageNet-AB", "dataset"),
+                     ("upload_folder", "org/ImageNet-AB", "dataset", ["README.md", "data"])]
+
+
+def test_scripts_have_help():
+    for module in (imagenet_ab, coco_ab):
+        with pytest.raises(SystemExit) as done:
+            module.main(["--help"])
+        assert done.value.code == 0
