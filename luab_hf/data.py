@@ -1,0 +1,141 @@
+"""Dataset rows -> model inputs: a ``set_transform``-able function and a collator.
+
+Rows follow the ImageNet-AB or COCO-AB schema (``luab_hf.schema``). Absent byproducts become NaN
+targets marked invalid, so every batch has the same keys and shapes whatever it holds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from .transforms import PointTransform
+
+Task = Literal["imagenet-ab", "coco-ab"]
+_NAN2 = (math.nan, math.nan)
+
+
+def detect_task(columns: Sequence[str]) -> Task:
+    """Which schema the columns follow."""
+    if "points" in columns and "labels" in columns:
+        return "coco-ab"
+    if "label" in columns:
+        return "imagenet-ab"
+    raise ValueError(f"columns {sorted(columns)} follow neither the ImageNet-AB schema (label, click_point) "
+                     "nor the COCO-AB schema (labels, points)")
+
+
+def resample_trace(trace: Sequence[dict] | None, steps: int) -> np.ndarray:
+    """A mouse trace as ``steps`` points evenly spaced in time; NaN when there is none."""
+    if not trace:
+        return np.full((steps, 2), np.nan, dtype=np.float32)
+    ordered = sorted(trace, key=lambda p: p["time_ms"])
+    times = np.array([p["time_ms"] for p in ordered], dtype=np.float64)
+    xy = np.array([(p["x"], p["y"]) for p in ordered], dtype=np.float64)
+    if len(ordered) == 1 or times[-1] == times[0]:
+        return np.repeat(xy[-1:], steps, axis=0).astype(np.float32)
+    grid = np.linspace(times[0], times[-1], steps)
+    return np.stack([np.interp(grid, times, xy[:, 0]), np.interp(grid, times, xy[:, 1])], axis=1).astype(np.float32)
+
+
+def _log_seconds(milliseconds: float | None) -> float:
+    return math.log1p(milliseconds / 1000.0) if milliseconds is not None and milliseconds >= 0 else math.nan
+
+
+class LuabBatchTransform:
+    """Turn a batch of rows into ``pixel_values``, ``labels``, ``points`` ``[K, 2]`` and
+    ``points_valid`` ``[K]`` per example (plus ``trace``/``annotation_time`` when asked).
+
+    K is 1 for ImageNet-AB (the mean click) and ``num_labels`` for COCO-AB (one point per class,
+    with multi-hot ``labels``). Use with ``dataset.set_transform(...)`` or ``.map``-free
+    streaming via ``IterableDataset.map(..., batched=True)``.
+
+    ``drop_labels_outside_crop`` reproduces the published COCO loader, which also drops a class
+    *label* when its click leaves the random crop. It is off by default: the object may well
+    still be in the crop even when the click is not.
+    """
+
+    def __init__(
+        self,
+        transform: PointTransform,
+        task: Task | None = None,
+        num_labels: int | None = None,
+        targets: Sequence[str] = ("click",),
+        trace_steps: int = 8,
+        drop_labels_outside_crop: bool = False,
+    ) -> None:
+        self.transform = transform
+        self.task = task
+        self.num_labels = num_labels
+        self.targets = tuple(targets)
+        self.trace_steps = trace_steps
+        self.drop_labels_outside_crop = drop_labels_outside_crop
+
+    def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        task = self.task or detect_task(list(batch))
+        if "image" not in batch:
+            raise ValueError("rows have no 'image' column: load the dataset's 'default' config (with images)")
+        out: dict[str, list[Any]] = {}
+        for index, image in enumerate(batch["image"]):
+            row = {key: values[index] for key, values in batch.items()}
+            example = self._imagenet(row, image) if task == "imagenet-ab" else self._coco(row, image)
+            for key, value in example.items():
+                out.setdefault(key, []).append(value)
+        return out
+
+    # -- per schema ---------------------------------------------------------------------------
+
+    def _imagenet(self, row: dict[str, Any], image: Any) -> dict[str, Any]:
+        click = row.get("click_point") or _NAN2
+        annotations = row.get("annotations") or []
+        selected = [a for a in annotations if a.get("selected")]
+        trace = next((a["mouse_trace"] for a in selected + annotations if a.get("mouse_trace")), None)
+        times = [a["estimate_time_ms"] for a in selected if a.get("estimate_time_ms") is not None]
+        seconds = _log_seconds(sum(times) / len(times)) if times else math.nan
+        example = self._geometry(image, np.asarray([click], dtype=np.float32), trace, seconds)
+        example["labels"] = int(row["label"])
+        return example
+
+    def _coco(self, row: dict[str, Any], image: Any) -> dict[str, Any]:
+        classes = self.num_labels or 80
+        points = np.full((classes, 2), np.nan, dtype=np.float32)
+        for point in row.get("points") or []:
+            points[point["category"]] = (point["x"], point["y"])
+        example = self._geometry(image, points, row.get("mouse_trace"), _log_seconds(row.get("time_spent_ms")))
+        labels = torch.zeros(classes, dtype=torch.float32)
+        labels[list(row.get("labels") or [])] = 1.0
+        if self.drop_labels_outside_crop:
+            left_crop = torch.from_numpy(np.isfinite(points).all(1)) & ~example["points_valid"]
+            labels[left_crop] = 0.0
+        example["labels"] = labels
+        return example
+
+    def _geometry(self, image: Any, points: np.ndarray, trace: Sequence[dict] | None, seconds: float) -> dict[str, Any]:
+        """Move the click points and the trace through one draw of the random transform."""
+        with_trace = "mouse_trace" in self.targets
+        resampled = resample_trace(trace, self.trace_steps) if with_trace else np.empty((0, 2), np.float32)
+        out = self.transform(image, torch.from_numpy(np.concatenate([points, resampled])))
+        k = len(points)
+        example = {"pixel_values": out["pixel_values"], "points": out["points"][:k], "points_valid": out["points_valid"][:k]}
+        if with_trace:
+            example["trace"], example["trace_valid"] = out["points"][k:], out["points_valid"][k:]
+        if "time" in self.targets:
+            example["annotation_time"] = torch.tensor(0.0 if math.isnan(seconds) else seconds)
+            example["annotation_time_valid"] = torch.tensor(not math.isnan(seconds))
+        return example
+
+
+def collate_byproducts(examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+    """Stack examples from :class:`LuabBatchTransform` into a batch for the model."""
+    if not examples:
+        raise ValueError("cannot collate an empty batch")
+    batch = {}
+    for key in examples[0]:
+        values = [example[key] for example in examples]
+        batch[key] = torch.stack([torch.as_tensor(v) for v in values]) if key != "labels" or torch.is_tensor(values[0]) \
+            else torch.tensor(values, dtype=torch.long)
+    return batch
