@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from huggingface_hub import DatasetCard, DatasetCardData
+from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
 
 PAPER = "https://arxiv.org/abs/2303.17595"
 CITATION = """@inproceedings{han2023neglected,
@@ -127,3 +127,97 @@ forbid it.
 ```
 """
     return DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}")
+
+
+@dataclass
+class TrainingSummary:
+    """What a training run did and measured: everything its model card states."""
+
+    model_name: str
+    dataset: str
+    dataset_config: str | None
+    backbone: str
+    byproduct_loss_weight: float
+    byproduct_targets: list[str]
+    seed: int
+    command: str
+    #: "<split>/<metric>" -> value
+    results: dict[str, float]
+    versions: dict[str, str]
+    hyperparameters: dict[str, object] = field(default_factory=dict)
+
+
+def model_card(summary: TrainingSummary) -> ModelCard:
+    """A model card with ``model-index`` results for every evaluation split and metric."""
+    dataset_name = summary.dataset.rstrip("/").split("/")[-1]
+    evals = [
+        EvalResult(task_type="image-classification", dataset_type=summary.dataset, dataset_name=dataset_name,
+                   dataset_config=summary.dataset_config, dataset_split=key.split("/")[0],
+                   metric_type=key.split("/", 1)[1], metric_value=round(float(value), 6), metric_name=key)
+        for key, value in sorted(summary.results.items()) if "/" in key and value == value  # skip NaN
+    ]
+    data = ModelCardData(
+        model_name=summary.model_name, license="apache-2.0", library_name="transformers",
+        pipeline_tag="image-classification", tags=["luab", "annotation-byproducts", "image-classification"],
+        datasets=[summary.dataset] if "/" in summary.dataset and not summary.dataset.startswith(("/", ".")) else None,
+        eval_results=evals or None,
+    )
+    method = ("the plain baseline: cross-entropy only (`byproduct_loss_weight` = 0)" if summary.byproduct_loss_weight == 0
+              else f"LUAB: cross-entropy plus {summary.byproduct_loss_weight} x a masked regression of "
+                   f"{', '.join(summary.byproduct_targets)}")
+    results = _table(["split/metric", "value"], [(k, f"{v:.4f}") for k, v in sorted(summary.results.items())])
+    hyper = _table(["hyperparameter", "value"], sorted((k, v) for k, v in summary.hyperparameters.items()))
+    versions = ", ".join(f"{name} {version}" for name, version in sorted(summary.versions.items()))
+    body = f"""
+# {summary.model_name}
+
+An image classifier on a `{summary.backbone}` backbone trained on `{summary.dataset}`
+(config `{summary.dataset_config or "default"}`) with {method}, following *Neglected Free Lunch:
+Learning Image Classifiers Using Annotation Byproducts* ([paper]({PAPER})).
+
+## Results
+
+{results}
+
+`attention_alignment` is a pointing game: the fraction of annotated clicks near the peak of the
+model's class-activation map. `point_error` is the mean distance of the predicted click from the
+annotated one (normalised image units).
+
+## How to use
+
+```python
+import luab_hf  # registers the model with transformers
+from transformers import pipeline
+
+classify = pipeline("image-classification", model="{summary.model_name}")
+classify("image.jpg")
+```
+
+Without `luab_hf`, load the model's own code and pin the revision you reviewed:
+
+```python
+from transformers import AutoModelForImageClassification
+model = AutoModelForImageClassification.from_pretrained(
+    "{summary.model_name}", trust_remote_code=True, revision="<commit sha>")
+```
+
+## Training
+
+- byproduct_loss_weight (lambda): {summary.byproduct_loss_weight}
+- byproduct targets: {", ".join(summary.byproduct_targets)}
+- seed: {summary.seed}
+- libraries: {versions}
+
+{hyper}
+
+```bash
+{summary.command}
+```
+
+## Citation
+
+```bibtex
+{CITATION}
+```
+"""
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")

@@ -7,6 +7,7 @@ targets marked invalid, so every batch has the same keys and shapes whatever it 
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -57,6 +58,11 @@ class LuabBatchTransform:
     ``drop_labels_outside_crop`` reproduces the published COCO loader, which also drops a class
     *label* when its click leaves the random crop. It is off by default: the object may well
     still be in the crop even when the click is not.
+
+    With ``seed``, each example's random augmentation is drawn from ``(seed, epoch, image_id)``
+    alone, not from the global RNG: a resumed run sees exactly the crops an uninterrupted one
+    would (data loaders prefetch, so the global RNG at a checkpoint is already ahead), and the
+    crops do not depend on the number of processes or workers. Call :meth:`set_epoch` per epoch.
     """
 
     def __init__(
@@ -67,6 +73,7 @@ class LuabBatchTransform:
         targets: Sequence[str] = ("click",),
         trace_steps: int = 8,
         drop_labels_outside_crop: bool = False,
+        seed: int | None = None,
     ) -> None:
         self.transform = transform
         self.task = task
@@ -74,6 +81,14 @@ class LuabBatchTransform:
         self.targets = tuple(targets)
         self.trace_steps = trace_steps
         self.drop_labels_outside_crop = drop_labels_outside_crop
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _example_seed(self, image_id: Any) -> int:
+        return zlib.crc32(f"{self.seed}:{self.epoch}:{image_id}".encode())
 
     def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         task = self.task or detect_task(list(batch))
@@ -82,7 +97,13 @@ class LuabBatchTransform:
         out: dict[str, list[Any]] = {}
         for index, image in enumerate(batch["image"]):
             row = {key: values[index] for key, values in batch.items()}
-            example = self._imagenet(row, image) if task == "imagenet-ab" else self._coco(row, image)
+            convert = self._imagenet if task == "imagenet-ab" else self._coco
+            if self.seed is None:
+                example = convert(row, image)
+            else:
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(self._example_seed(row.get("image_id", index)))
+                    example = convert(row, image)
             for key, value in example.items():
                 out.setdefault(key, []).append(value)
         return out

@@ -20,6 +20,7 @@ def upload_folder(
     repo_type: RepoType,
     private: bool | None = None,
     commit_message: str | None = None,
+    ignore_patterns: list[str] | None = None,
 ) -> str:
     """Create ``repo_id`` if needed and upload ``folder`` to it in one commit; returns its URL."""
     api = HfApi()
@@ -29,5 +30,6 @@ def upload_folder(
         folder_path=folder,
         repo_type=repo_type,
         commit_message=commit_message or "Upload with luab-hf",
+        ignore_patterns=ignore_patterns,
     )
     return str(getattr(info, "commit_url", info))

@@ -1,0 +1,188 @@
+"""training/train.py end to end: real 2-process Accelerate runs on converted synthetic data."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+from transformers import AutoModelForImageClassification, pipeline
+
+import luab_hf  # noqa: F401
+from dataset_scripts import coco_ab, imagenet_ab, synthetic
+from training import train
+
+REPO = Path(__file__).resolve().parent.parent
+COMMON = ["--image_size", "32", "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "8",
+          "--logging_steps", "1", "--learning_rate", "1e-3"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(*args: str, processes: int = 2, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``accelerate launch`` with ``processes`` CPU processes (gloo), as a user would run it."""
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               "--main_process_port", str(_free_port()), str(REPO / "training" / "train.py"), *args]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    return done
+
+
+@pytest.fixture(scope="module")
+def imagenet_dataset(tmp_path_factory) -> Path:
+    raw = synthetic.write_imagenet_ab(tmp_path_factory.mktemp("raw"), classes=3, images_per_class=16, seed=1, val_per_class=4)
+    out = tmp_path_factory.mktemp("data") / "ImageNet-AB"
+    assert imagenet_ab.main(["--xml", str(raw), "--images", str(raw), "--label-set", "present", "--output", str(out),
+                             "--eval-split", f"validation={raw / 'val'}",
+                             "--eval-split", f"validation_shifted={raw / 'val_shifted'}"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def coco_dataset(tmp_path_factory) -> Path:
+    raw = synthetic.write_coco_ab(tmp_path_factory.mktemp("raw_coco"), images=24, seed=2, classes=4, val_images=8)
+    out = tmp_path_factory.mktemp("data") / "COCO-AB"
+    assert coco_ab.main(["--json", str(raw / "coco_ab_v1_0.json"), "--images", str(raw / "train2014"),
+                         "--instances", str(raw / "annotations" / "instances_train2014.json"), "--output", str(out),
+                         "--eval-split", f"validation={raw / 'val'}",
+                         "--eval-instances", f"validation={raw / 'annotations' / 'instances_val.json'}"]) == 0
+    return out
+
+
+def _tensorboard_tags(folder: Path) -> set[str]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags = set()
+    for events in folder.rglob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events))
+        accumulator.Reload()
+        tags |= set(accumulator.Tags()["scalars"])
+    return tags
+
+
+def test_two_process_imagenet_run_resumes_exactly_and_loads(imagenet_dataset, tmp_path):
+    args = ["--dataset_name", str(imagenet_dataset), "--backbone", "vit-micro", "--max_train_steps", "6",
+            "--checkpointing_steps", "3", "--eval_splits", "validation,validation_shifted", "--train_val_split", "0.25",
+            "--byproduct_loss_weight", "1.0", *COMMON]
+    whole = tmp_path / "whole"
+    launch(*args, "--output_dir", str(whole))
+    assert (whole / "checkpoints" / "step_00000003" / "random_states_1.pkl").exists()  # two processes ran
+
+    resumed = tmp_path / "resumed"
+    (resumed / "checkpoints").mkdir(parents=True)
+    os.rename(whole / "checkpoints" / "step_00000003", resumed / "checkpoints" / "step_00000003")
+    launch(*args, "--output_dir", str(resumed), "--resume_from_checkpoint", "latest")
+    first, second = load_file(whole / "model.safetensors"), load_file(resumed / "model.safetensors")
+    assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+
+    results = json.loads((whole / "all_results.json").read_text())
+    for key in ("validation/accuracy", "validation_shifted/accuracy", "train_holdout/point_error",
+                "train_holdout/attention_alignment"):
+        assert 0 <= results[key] <= 2, key
+    card = (whole / "README.md").read_text()
+    assert "model-index" in card and "validation_shifted/accuracy" in card and "revision=" in card
+    assert "byproduct_loss_weight (lambda): 1.0" in card and "--num_processes 2" in card
+    tags = _tensorboard_tags(whole / "logs")
+    assert {"train/loss", "train/classification_loss", "train/byproduct_loss", "train/learning_rate",
+            "validation/accuracy"} <= tags
+    args_saved = json.loads((whole / "training_args.json").read_text())
+    assert args_saved["model"]["byproduct_loss_weight"] == 1.0
+
+    model = AutoModelForImageClassification.from_pretrained(whole)
+    assert model.config.id2label[0] != "LABEL_0"
+    predictions = pipeline("image-classification", model=str(whole))(Image.new("RGB", (64, 64)))
+    assert {p["label"] for p in predictions} <= set(model.config.id2label.values())
+
+
+def test_two_process_coco_multi_label_run(coco_dataset, tmp_path):
+    out = tmp_path / "coco"
+    launch("--dataset_name", str(coco_dataset), "--backbone", "resnet-micro", "--max_train_steps", "3",
+           "--output_dir", str(out), *COMMON)
+    results = json.loads((out / "all_results.json").read_text())
+    assert {"validation/mAP", "validation/f1_micro", "validation/f1_macro"} <= set(results)
+    model = AutoModelForImageClassification.from_pretrained(out)
+    assert model.config.problem_type == "multi_label_classification" and model.config.num_points == 80
+    predictions = pipeline("image-classification", model=str(out))(Image.new("RGB", (40, 40)), top_k=3)
+    assert len(predictions) == 3 and all(p["label"] in model.config.id2label.values() for p in predictions)
+
+
+def test_two_processes_without_a_single_valid_point_finish(tmp_path):
+    style = synthetic.Style(image_size=32, unselected_rate=1.0)  # nobody clicked anything
+    raw = synthetic.write_imagenet_ab(tmp_path / "raw", classes=2, images_per_class=8, seed=3, style=style)
+    data = tmp_path / "data"
+    assert imagenet_ab.main(["--xml", str(raw), "--images", str(raw), "--label-set", "present", "--output", str(data)]) == 0
+    out = tmp_path / "run"
+    launch("--dataset_name", str(data), "--backbone", "vit-micro", "--max_train_steps", "3", "--eval_splits", "",
+           "--output_dir", str(out), *COMMON, timeout=240)
+    assert (out / "model.safetensors").exists()
+
+
+def test_lambda_zero_baseline_and_push(imagenet_dataset, tmp_path, monkeypatch, capsys):
+    uploads = []
+
+    class FakeApi:
+        def create_repo(self, repo_id, **kwargs):
+            pass
+
+        def upload_folder(self, **kwargs):
+            uploads.append(kwargs)
+            return "https://hub.example/commit/2"
+
+    monkeypatch.setattr("luab_hf.hub.HfApi", FakeApi)
+    out = tmp_path / "baseline"
+    config = tmp_path / "run.yaml"
+    config.write_text(f"dataset_name: {imagenet_dataset}\nbackbone: resnet-micro\nmax_train_steps: 2\n"
+                      f"byproduct_loss_weight: 0.0\nreport_to: none\n")
+    assert train.main([str(config), "--output_dir", str(out), "--push_to_hub", "true",
+                       "--hub_model_id", "org/luab-baseline", *COMMON]) == 0
+    assert uploads and uploads[0]["repo_id"] == "org/luab-baseline" and uploads[0]["repo_type"] == "model"
+    assert "checkpoints/*" in uploads[0]["ignore_patterns"]
+    assert AutoModelForImageClassification.from_pretrained(out).config.byproduct_loss_weight == 0.0
+    assert "plain baseline" in (out / "README.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--dataset_config", "byproducts", "--eval_splits", ""], "lacks columns: 'image'"),
+        (["--eval_splits", "test"], "unknown split 'test'"),
+        (["--resume_from_checkpoint", "/nonexistent/step_1"], "no such folder"),
+        (["--byproduct_targets", "click,gaze"], "--byproduct_targets"),
+        (["--backbone", "no_such_backbone_anywhere"], "unknown backbone"),
+        (["--streaming"], "needs --max_train_steps"),
+    ],
+)
+def test_bad_setups_stop_before_training(imagenet_dataset, tmp_path, capsys, extra, message):
+    out = tmp_path / "run"
+    argv = ["--dataset_name", str(imagenet_dataset), "--backbone", "vit-micro", "--output_dir", str(out),
+            "--report_to", "none", *COMMON, *extra]
+    assert train.main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert not (out / "model.safetensors").exists()
+
+
+def test_output_dir_and_checkpoint_ownership(imagenet_dataset, tmp_path, capsys):
+    out = tmp_path / "run"
+    base = ["--dataset_name", str(imagenet_dataset), "--max_train_steps", "2", "--checkpointing_steps", "1",
+            "--report_to", "none", "--eval_splits", "", *COMMON]
+    assert train.main([*base, "--backbone", "vit-micro", "--output_dir", str(out)]) == 0
+    assert train.main([*base, "--backbone", "vit-micro", "--output_dir", str(out)]) == 2
+    assert "already holds another run" in capsys.readouterr().err
+    other = tmp_path / "other"
+    assert train.main([*base, "--backbone", "resnet-micro", "--output_dir", str(other),
+                       "--resume_from_checkpoint", str(out / "checkpoints" / "step_00000001")]) == 2
+    assert "belongs to another model" in capsys.readouterr().err
+    assert train.main([*base, "--backbone", "vit-micro", "--output_dir", str(out), "--overwrite_output_dir"]) == 0

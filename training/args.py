@@ -1,0 +1,97 @@
+"""Command-line arguments of ``training/train.py``, parsed with ``HfArgumentParser``.
+
+Flags follow transformers' ``run_image_classification_no_trainer.py`` where one exists, plus
+LUAB's own. A YAML or JSON file given as the first argument supplies defaults that later flags
+override: ``train.py run.yaml --learning_rate 1e-3``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from transformers import HfArgumentParser
+
+
+@dataclass
+class DataArguments:
+    dataset_name: str = field(metadata={"help": "A dataset folder made by dataset_scripts/, or a Hub repo id."})
+    dataset_config: str | None = field(default=None, metadata={"help": "Config name; default: the dataset's default (with images)."})
+    train_split: str = field(default="train")
+    eval_splits: str = field(default="validation", metadata={"help": "Comma-separated splits to evaluate on; '' for none."})
+    train_val_split: float = field(
+        default=0.0,
+        metadata={"help": "Hold out this fraction of train as split 'train_holdout', which keeps the byproducts, "
+                          "so point error and attention alignment can be measured."},
+    )
+    streaming: bool = field(default=False, metadata={"help": "Stream the dataset (needs --max_train_steps)."})
+    image_size: int = field(default=224)
+    min_crop_scale: float = field(default=0.08, metadata={"help": "RandomResizedCrop's smallest area fraction."})
+    drop_labels_outside_crop: bool = field(
+        default=False, metadata={"help": "COCO-AB: drop a class label when its click leaves the crop (the published loader's quirk)."})
+    max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N train rows."})
+    dataloader_num_workers: int = field(default=0)
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "A LUAB checkpoint, a transformers backbone checkpoint (folder or repo id), or a timm model name."})
+    backbone: str | None = field(
+        default=None, metadata={"help": "A fresh backbone instead: a preset (vit-small, resnet-50, vit-micro, ...) or a timm name."})
+    timm_weights: str | None = field(default=None, metadata={"help": "Local .safetensors weights for a timm backbone."})
+    byproduct_loss_weight: float = field(default=1.0, metadata={"help": "lambda; 0 trains the plain baseline."})
+    byproduct_loss: str = field(default="smooth_l1", metadata={"help": "smooth_l1, l1 or mse."})
+    byproduct_targets: str = field(default="click", metadata={"help": "Comma-separated: click, mouse_trace, time."})
+    trace_steps: int = field(default=8)
+
+
+@dataclass
+class TrainingArguments:
+    output_dir: str = field(metadata={"help": "Where the model, checkpoints, logs and card go."})
+    overwrite_output_dir: bool = field(default=False, metadata={"help": "Replace an output_dir that holds another run."})
+    per_device_train_batch_size: int = field(default=32)
+    per_device_eval_batch_size: int = field(default=64)
+    learning_rate: float = field(default=5e-4)
+    weight_decay: float = field(default=0.05)
+    num_train_epochs: int = field(default=3)
+    max_train_steps: int | None = field(default=None, metadata={"help": "Overrides num_train_epochs."})
+    gradient_accumulation_steps: int = field(default=1)
+    lr_scheduler_type: str = field(default="cosine")
+    num_warmup_steps: int = field(default=0)
+    max_grad_norm: float = field(default=1.0)
+    mixed_precision: str = field(default="no", metadata={"help": "no, fp16 or bf16."})
+    seed: int = field(default=42)
+    checkpointing_steps: str | None = field(default=None, metadata={"help": "Save state every N steps, or 'epoch'."})
+    resume_from_checkpoint: str | None = field(default=None, metadata={"help": "A checkpoint folder, or 'latest' in output_dir."})
+    logging_steps: int = field(default=10)
+    report_to: str = field(default="tensorboard", metadata={"help": "tensorboard, trackio, all or none (comma-separated)."})
+    push_to_hub: bool = field(default=False)
+    hub_model_id: str | None = field(default=None)
+
+
+ARGUMENT_CLASSES = (DataArguments, ModelArguments, TrainingArguments)
+
+
+def parse_args(argv: list[str] | None) -> tuple[DataArguments, ModelArguments, TrainingArguments]:
+    """Parse flags, with an optional leading YAML/JSON config file as defaults."""
+    argv = list(argv or [])
+    if argv and argv[0].endswith((".yaml", ".yml", ".json")):
+        path = Path(argv.pop(0))
+        text = path.read_text()
+        values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        if not isinstance(values, dict):
+            raise SystemExit(f"{path}: expected a mapping of argument names to values")
+        defaults = []
+        for key, value in values.items():
+            if isinstance(value, bool):
+                defaults += [f"--{key}", str(value).lower()]
+            elif value is not None:
+                defaults += [f"--{key}", str(value)]
+        argv = defaults + argv
+    parser = HfArgumentParser(ARGUMENT_CLASSES)
+    data, model, training = parser.parse_args_into_dataclasses(args=argv)
+    return data, model, training
