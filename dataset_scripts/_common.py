@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import multiprocessing
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,16 +40,18 @@ def staged_output(output: Path, overwrite: bool) -> Iterator[Path]:
     """Yield a temporary folder beside ``output`` that replaces it only if the block succeeds.
 
     A failed or killed conversion never leaves a half-written ``output``: either the old folder
-    (or nothing) is there, or the complete new one.
+    (or nothing) is there, or the complete new one. Staging folders left by killed runs (their
+    process is gone) are removed on the next run.
     """
     output = Path(output).absolute()
     if output.exists() and not overwrite:
         raise ConversionError(f"{output}: already exists (pass --overwrite to replace it)")
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(_mkdtemp(output))
+        _remove_stale_staging(output)
+        staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-{os.getpid()}-", dir=output.parent))
     except OSError as error:
-        raise ConversionError(f"{output.parent}: cannot write the output here ({error.strerror})") from None
+        raise ConversionError(f"{output.parent}: cannot write the output here ({error.strerror or error})") from None
     try:
         yield staging
         if output.exists():
@@ -58,15 +62,27 @@ def staged_output(output: Path, overwrite: bool) -> Iterator[Path]:
         else:
             staging.rename(output)
     except OSError as error:
-        raise ConversionError(f"{output}: could not write the output ({error})") from None
+        raise ConversionError(f"{output}: could not write the output ({error.strerror or error}); "
+                              "nothing was changed there") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _mkdtemp(output: Path) -> str:
-    import tempfile
+def _remove_stale_staging(output: Path) -> None:
+    for leftover in output.parent.glob(f".{output.name}.tmp-*"):
+        pid = leftover.name.removeprefix(f".{output.name}.tmp-").split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
 
-    return tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent)
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # --------------------------------------------------------------------------- parquet shards
@@ -97,15 +113,36 @@ class ShardWriter:
             if self._writer is None or self._shard_rows >= self.max_rows or self._shard_bytes >= self.max_bytes:
                 self._roll()
             piece = table.slice(0, self.max_rows - self._shard_rows)
-            self._writer.write_table(piece, row_group_size=1000)
+            try:
+                self._writer.write_table(piece, row_group_size=1000)
+            except OSError:
+                self._discard()
+                raise
             self.rows += piece.num_rows
             self._shard_rows += piece.num_rows
             self._shard_bytes += piece.nbytes
             table = table.slice(piece.num_rows)
 
+    def _discard(self) -> None:
+        """Drop the open shard after a write error (its folder is staging, removed anyway), so
+        no later close retries the failing write."""
+        with contextlib.suppress(OSError):
+            self._close_shard()
+
+    def _close_shard(self) -> None:
+        writer, self._writer = self._writer, None
+        try:
+            writer.close()
+        finally:
+            writer.is_open = False  # a failed close would otherwise be retried, noisily, at exit
+
+    def __del__(self) -> None:
+        if getattr(self, "_writer", None) is not None:
+            self._discard()
+
     def _roll(self) -> None:
         if self._writer is not None:
-            self._writer.close()
+            self._close_shard()
         path = self.folder / f"{self.split}-{len(self._paths):05d}.parquet"
         self._paths.append(path)
         self._writer = pq.ParquetWriter(path, self.schema, compression="zstd")
@@ -115,7 +152,7 @@ class ShardWriter:
         """Close the last shard, name every shard ``-of-N``, and return the rows written."""
         if self._writer is None:
             self._roll()  # an empty split still gets one (empty) shard, so its config loads
-        self._writer.close()
+        self._close_shard()
         total = len(self._paths)
         for index, path in enumerate(self._paths):
             path.rename(self.folder / f"{self.split}-{index:05d}-of-{total:05d}.parquet")
@@ -311,9 +348,15 @@ def parse_eval_splits(values: list[str] | None) -> dict[str, Path]:
     return splits
 
 
-def finish(staging: Path, summary: DatasetSummary, skips: SkipLog) -> None:
+def finish(staging: Path, summary: DatasetSummary, skips: SkipLog, configs: dict[str, Features]) -> None:
     """Write the skip list and card into the staged folder (which then moves into place)."""
     summary.skipped = skips.entries
+    summary.features = configs
+    summary.sizes = {
+        config: {split: sum(p.stat().st_size for p in (staging / "data" / config).glob(f"{split}-*.parquet"))
+                 for split in splits}
+        for config, splits in summary.rows.items()
+    }
     skips.write(staging)
     dataset_card(summary).save(staging / "README.md")
 

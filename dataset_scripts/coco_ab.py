@@ -290,7 +290,7 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
                 *notes,
             ],
         )
-        finish(staging, summary, skips)
+        finish(staging, summary, skips, configs)
     push(args.output, args.push_to_hub)
     return args.output
 

@@ -245,7 +245,7 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
                 "Rows follow the input order (a folder is read in sorted path order).",
             ],
         )
-        finish(staging, summary, skips)
+        finish(staging, summary, skips, configs)
     push(args.output, args.push_to_hub)
     return args.output
 

@@ -6,6 +6,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from datasets import DatasetInfo, Features, SplitDict, SplitInfo
+from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
 
 PAPER = "https://arxiv.org/abs/2303.17595"
@@ -31,6 +33,9 @@ class DatasetSummary:
     options: dict[str, str] = field(default_factory=dict)
     command: str = ""
     notes: list[str] = field(default_factory=list)
+    #: config name -> its features, and config name -> split name -> Parquet bytes
+    features: dict[str, Features] = field(default_factory=dict)
+    sizes: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _configs(rows: Mapping[str, Mapping[str, int]]) -> list[dict]:
@@ -59,6 +64,23 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
+def _add_dataset_info(data: DatasetCardData, summary: DatasetSummary) -> None:
+    """``dataset_info`` per config: features, split sizes and row counts.
+
+    Beyond informing the Hub viewer, it keys the ``datasets`` cache: a local folder is cached by
+    its name, configs and this info, so a re-conversion into the same folder is not served stale.
+    """
+    infos = {}
+    for config, features in summary.features.items():
+        splits = SplitDict()
+        for split, rows in summary.rows.get(config, {}).items():
+            splits.add(SplitInfo(name=split, num_bytes=summary.sizes.get(config, {}).get(split, 0), num_examples=rows))
+        size = sum(summary.sizes.get(config, {}).values())
+        infos[config] = DatasetInfo(features=features, splits=splits, download_size=size, dataset_size=size)
+    if infos:
+        DatasetInfosDict(infos).to_dataset_card_data(data)
+
+
 def dataset_card(summary: DatasetSummary) -> DatasetCard:
     """A dataset card whose YAML ``configs:`` make ``load_dataset(folder_or_repo)`` work."""
     train_rows = max((splits.get("train", 0) for splits in summary.rows.values()), default=0)
@@ -70,6 +92,7 @@ def dataset_card(summary: DatasetSummary) -> DatasetCard:
         tags=["annotation-byproducts", "luab"],
         configs=_configs(summary.rows),
     )
+    _add_dataset_info(data, summary)
     rows = [(config, split, count) for config, splits in summary.rows.items() for split, count in splits.items()]
     reasons = Counter(reason.split(" (")[0] for _, reason in summary.skipped)
     skipped = (

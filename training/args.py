@@ -68,6 +68,7 @@ class TrainingArguments:
     checkpointing_steps: str | None = field(default=None, metadata={"help": "Save state every N steps, or 'epoch'."})
     resume_from_checkpoint: str | None = field(default=None, metadata={"help": "A checkpoint folder, or 'latest' in output_dir."})
     logging_steps: int = field(default=10)
+    eval_epochs: int = field(default=0, metadata={"help": "Also evaluate every N epochs; 0: only at the end."})
     report_to: str = field(default="tensorboard", metadata={"help": "tensorboard, trackio, all or none (comma-separated)."})
     push_to_hub: bool = field(default=False)
     hub_model_id: str | None = field(default=None)

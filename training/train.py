@@ -150,7 +150,7 @@ def _build_model(model_args: ModelArguments, data_args: DataArguments, targets: 
     common = {"byproduct_loss_weight": model_args.byproduct_loss_weight, "byproduct_loss": model_args.byproduct_loss}
     source = model_args.model_name_or_path
     if source and (Path(source) / "config.json").is_file() and AutoConfig.from_pretrained(source).model_type == "luab":
-        model = LuabForImageClassification.from_pretrained(source, **common)
+        model = LuabForImageClassification.from_pretrained(source, use_safetensors=True, **common)
         if model.config.num_labels != len(id2label):
             raise SetupError(f"--model_name_or_path {source}: has {model.config.num_labels} labels, the dataset {len(id2label)}")
         return model
@@ -416,11 +416,13 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
                 break
         if args.checkpointing_steps == "epoch":
             save_checkpoint(accelerator, output_dir, completed, epoch + 1, signature)
-        results = {f"{name}/{metric}": value for name, loader in eval_loaders.items()
-                   for metric, value in evaluate(model, loader, accelerator, multi_label).items()}
-        if results:
-            accelerator.log(results, step=completed)
-            accelerator.print(f"epoch {epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(results.items())))
+        last = completed >= max_steps or epoch == epochs - 1
+        if last or (args.eval_epochs and (epoch + 1) % args.eval_epochs == 0):
+            results = {f"{name}/{metric}": value for name, loader in eval_loaders.items()
+                       for metric, value in evaluate(model, loader, accelerator, multi_label).items()}
+            if results:
+                accelerator.log(results, step=completed)
+                accelerator.print(f"epoch {epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(results.items())))
         if completed >= max_steps:
             break
     progress.close()

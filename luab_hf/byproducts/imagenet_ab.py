@@ -103,12 +103,12 @@ def parse_imagenet_ab_xml(xml: bytes | str | os.PathLike, source: str | None = N
             data = Path(xml).read_bytes()
         except OSError as error:
             raise ByproductError(source, f"cannot read file ({error.strerror})") from None
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise ByproductError(source, "XML with a DTD or entity declarations is refused")
     try:
         root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as error:
         raise ByproductError(source, f"malformed XML ({error})") from None
-    if root.getroottree().docinfo.internalDTD is not None:
-        raise ByproductError(source, "XML with a DTD or entity declarations is refused")
     if root.tag != "annotation":
         raise ByproductError(source, f"root element is <{root.tag}>, expected <annotation>")
     return _read_annotation(root, source)

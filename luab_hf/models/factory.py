@@ -40,6 +40,7 @@ BACKBONES: dict[str, PreTrainedConfig] = {
     "resnet-50": ResNetConfig(),
     # tiny configs for CPU tests and the demo
     "vit-micro": _vit(32, 2, 2, patch=8, image=64),
+    "vit-mini": _vit(64, 4, 4, patch=8, image=64),
     "resnet-micro": ResNetConfig(embedding_size=16, hidden_sizes=[16, 32, 64], depths=[1, 1, 1], layer_type="basic"),
 }
 
@@ -95,7 +96,7 @@ def create_luab_model(
     model = LuabForImageClassification(config)
     if pretrained and config.backbone_config.model_type != "timm_wrapper":
         extra = {"add_pooling_layer": False} if config.backbone_config.model_type == "vit" else {}
-        loaded = AutoModel.from_pretrained(backbone, **extra)
+        loaded = AutoModel.from_pretrained(backbone, use_safetensors=True, **extra)
         model.backbone.load_state_dict(loaded.state_dict())
     if timm_weights is not None:
         load_timm_weights(model, timm_weights)

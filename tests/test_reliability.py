@@ -1,0 +1,159 @@
+"""Reliability: the bad-input corpus, fault tests (SIGKILL, disk full) and security checks."""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from dataset_scripts import imagenet_ab, synthetic
+from luab_hf.byproducts import ByproductError, parse_imagenet_ab_xml
+from tests.corpus import BILLION_LAUGHS, CASES, clean_releases, run_case
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def clean(tmp_path_factory) -> dict[str, Path]:
+    return clean_releases(tmp_path_factory.mktemp("clean"))
+
+
+def test_the_corpus_is_large_enough():
+    assert len(CASES) >= 40
+    assert len({case.name for case in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_corpus_case(case, clean, tmp_path):
+    observed = run_case(case, clean, tmp_path)
+    assert observed["lost"] == 0
+
+
+def test_billion_laughs_does_not_blow_memory():
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ByproductError, match="DTD"):
+        parse_imagenet_ab_xml(BILLION_LAUGHS.encode(), source="lol.xml")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50 * 1024  # KiB
+
+
+# --------------------------------------------------------------------------- fault tests
+
+
+def _train_command(dataset: Path, output: Path, steps: int) -> list[str]:
+    return [sys.executable, str(REPO / "training" / "train.py"), "--dataset_name", str(dataset), "--backbone", "vit-micro",
+            "--image_size", "32", "--per_device_train_batch_size", "4", "--max_train_steps", str(steps),
+            "--checkpointing_steps", "2", "--eval_splits", "", "--report_to", "none", "--output_dir", str(output),
+            "--learning_rate", "1e-3"]
+
+
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory) -> Path:
+    raw = synthetic.write_imagenet_ab(tmp_path_factory.mktemp("raw"), classes=2, images_per_class=12, seed=5,
+                                      style=synthetic.Style(image_size=32))
+    out = tmp_path_factory.mktemp("data") / "small"
+    assert imagenet_ab.main(["--xml", str(raw), "--images", str(raw), "--label-set", "present", "--output", str(out)]) == 0
+    return out
+
+
+def test_sigkill_after_a_checkpoint_then_resume_gives_the_same_weights(small_dataset, tmp_path):
+    steps = 40
+    subprocess.run(_train_command(small_dataset, tmp_path / "whole", steps), check=True, capture_output=True, timeout=300)
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(_train_command(small_dataset, killed, steps), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    first = killed / "checkpoints" / "step_00000002"
+    deadline = time.time() + 240
+    while not first.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert first.exists() and not (killed / "model.safetensors").exists(), "the run was not killed mid-way"
+    leftovers = [p.name for p in (killed / "checkpoints").iterdir() if p.name.endswith(".tmp")]
+    resumed = subprocess.run([*_train_command(small_dataset, killed, steps), "--resume_from_checkpoint", "latest"],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resumed from" in resumed.stdout + resumed.stderr
+    whole, again = load_file(tmp_path / "whole" / "model.safetensors"), load_file(killed / "model.safetensors")
+    assert all(torch.equal(whole[k], again[k]) for k in whole), f"weights differ (staging left: {leftovers})"
+
+
+def test_sigkill_during_conversion_leaves_nothing_and_a_rerun_succeeds(tmp_path):
+    raw = synthetic.write_imagenet_ab(tmp_path / "raw", classes=4, images_per_class=150, seed=6,
+                                      style=synthetic.Style(image_size=32))
+    output = tmp_path / "out"
+    command = [sys.executable, str(REPO / "dataset_scripts" / "imagenet_ab.py"), "--xml", str(raw), "--images", str(raw),
+               "--label-set", "present", "--output", str(output), "--num-workers", "2"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while not list(tmp_path.glob(".out.tmp-*/data")) and process.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not output.exists(), "a killed conversion left an output folder"
+    assert list(tmp_path.glob(".out.tmp-*")), "the conversion finished before it could be killed"
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    assert (output / "README.md").exists() and not list(tmp_path.glob(".out.tmp-*"))
+    assert "train rows: 600" in (output / "README.md").read_text()
+
+
+def test_disk_full_during_conversion_is_a_clear_error(imagenet_release, tmp_path):
+    script = f"""
+import resource, signal, sys
+sys.path.insert(0, {str(REPO)!r})
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))  # files above 20 kB fail: a full disk
+from dataset_scripts import imagenet_ab
+sys.exit(imagenet_ab.main(["--xml", {str(imagenet_release)!r}, "--images", {str(imagenet_release)!r},
+                           "--label-set", "present", "--output", {str(tmp_path / 'out')!r}, "--num-workers", "1"]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "could not write the output" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.tmp-*"))
+
+
+def test_unwritable_output_location_is_a_clear_error(imagenet_release, small_dataset, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert imagenet_ab.main(["--xml", str(imagenet_release), "--output", str(blocker / "out"), "--label-set", "present"]) == 1
+    assert "cannot write the output here" in capsys.readouterr().err
+    from training import train
+
+    code = train.main(["--dataset_name", str(small_dataset), "--backbone", "vit-micro", "--image_size", "32",
+                       "--max_train_steps", "1", "--eval_splits", "", "--report_to", "none",
+                       "--output_dir", str(blocker / "run")])
+    assert code == 2 and "cannot write" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- security
+
+
+def _sources() -> list[Path]:
+    return [p for folder in ("luab_hf", "training", "dataset_scripts", "bench") for p in (REPO / folder).rglob("*.py")]
+
+
+def test_no_pickle_loading_anywhere():
+    for path in _sources():
+        text = path.read_text()
+        assert not re.search(r"^\s*(import pickle|from pickle|import dill)", text, re.M), path
+        for call in re.findall(r"torch\.load\([^)]*\)", text):
+            assert "weights_only=True" in call, f"{path}: {call}"
+
+
+def test_remote_code_instructions_pin_a_revision():
+    from luab_hf.cards import TrainingSummary, model_card
+
+    card = str(model_card(TrainingSummary("org/m", "org/d", None, "vit-micro", 1.0, ["click"], 0, "cmd", {}, {})))
+    for text in ((REPO / "README.md").read_text(), card):
+        for match in re.finditer(r"trust_remote_code=True", text):
+            assert "revision=" in text[match.start(): match.start() + 200], text[match.start() - 100: match.start() + 200]
