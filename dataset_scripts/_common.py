@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import itertools
 import json
@@ -365,6 +366,29 @@ def push(output: Path, repo_id: str | None) -> None:
     if repo_id:
         url = upload_folder(output, repo_id, repo_type="dataset", commit_message="Upload dataset converted with luab-hf")
         print(f"pushed {output} to {url}")
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags every converter shares: where the output goes and how bad records are handled."""
+    parser.add_argument("--output", required=True, type=Path, help="the dataset folder to write")
+    parser.add_argument("--skip-invalid", action="store_true",
+                        help="skip and count bad records (skipped.jsonl and the card) instead of stopping")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
+    parser.add_argument("--num-workers", type=int, default=default_workers(), help="parser processes")
+    parser.add_argument("--shard-size", type=int, default=100_000, help="rows per Parquet shard at most")
+    parser.add_argument("--push-to-hub", metavar="ORG/NAME", help="upload the finished folder as a dataset repo")
+
+
+def run_cli(parser: argparse.ArgumentParser, convert: Callable[..., Path], argv: list[str] | None) -> int:
+    """Parse, convert, and turn a ConversionError into one line on stderr and exit status 1."""
+    args = parser.parse_args(argv)
+    try:
+        output = convert(args, argv)
+    except ConversionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {output}")
+    return 0
 
 
 def command_line(argv: list[str] | None, script: str) -> str:

@@ -24,22 +24,24 @@ import ijson
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-if __package__ in (None, ""):
+if __package__ in (None, ""):  # run as a script: no torch needed, see _light_import
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import dataset_scripts._light_import  # noqa: F401
 
 from dataset_scripts._common import (
     ConversionError,
     SkipLog,
     SplitWriters,
+    add_output_arguments,
     chunked,
     command_line,
-    default_workers,
     finish,
     list_images,
     parallel_map,
     parse_eval_splits,
     push,
     read_image,
+    run_cli,
     staged_output,
     worker_schema,
     write_chunks,
@@ -60,7 +62,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", required=True, type=Path, help="the release's coco_ab_v1_0.json")
     parser.add_argument("--images", type=Path, help="your COCO train2014 image folder; adds config 'default'")
     parser.add_argument("--instances", type=Path, help="instances_train2014.json: gives the 80-class 'labels'")
-    parser.add_argument("--output", required=True, type=Path, help="the dataset folder to write")
     parser.add_argument("--points", choices=POINT_READINGS, default="final",
                         help="'final': icons where the worker left them (add/move/remove replayed in time order); "
                              "'add-only': the published loader's reading (last add per category wins)")
@@ -68,12 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="add an image-only split from an image folder (repeatable; needs --eval-instances)")
     parser.add_argument("--eval-instances", action="append", metavar="NAME=JSON",
                         help="the COCO instances file that labels --eval-split NAME")
-    parser.add_argument("--skip-invalid", action="store_true",
-                        help="skip and count bad records (skipped.jsonl and the card) instead of stopping")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
-    parser.add_argument("--num-workers", type=int, default=default_workers(), help="parser processes")
-    parser.add_argument("--shard-size", type=int, default=100_000, help="rows per Parquet shard at most")
-    parser.add_argument("--push-to-hub", metavar="ORG/NAME", help="upload the finished folder as a dataset repo")
+    add_output_arguments(parser)
     return parser
 
 
@@ -296,14 +292,7 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        output = convert(args, argv)
-    except ConversionError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(f"wrote {output}")
-    return 0
+    return run_cli(build_parser(), convert, argv)
 
 
 if __name__ == "__main__":

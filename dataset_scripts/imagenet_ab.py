@@ -20,22 +20,24 @@ from pathlib import Path
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-if __package__ in (None, ""):
+if __package__ in (None, ""):  # run as a script: no torch needed, see _light_import
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import dataset_scripts._light_import  # noqa: F401
 
 from dataset_scripts._common import (
     ConversionError,
     SkipLog,
     SplitWriters,
+    add_output_arguments,
     chunked,
     command_line,
-    default_workers,
     finish,
     list_images,
     parallel_map,
     parse_eval_splits,
     push,
     read_image,
+    run_cli,
     staged_output,
     worker_schema,
     write_chunks,
@@ -57,17 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the release tarball (read directly), a folder holding train_xml/, or train_xml/ itself")
     parser.add_argument("--images", type=Path,
                         help="your ImageNet train/<wnid>/*.JPEG tree (or its parent); adds config 'default'")
-    parser.add_argument("--output", required=True, type=Path, help="the dataset folder to write")
     parser.add_argument("--eval-split", action="append", metavar="NAME=DIR",
                         help="add an image-only split from a <wnid>/*.JPEG tree (repeatable; needs --images)")
     parser.add_argument("--label-set", choices=LABEL_SETS, default="imagenet-1k",
                         help="'imagenet-1k': the 1000 classes in sorted-wnid order; 'present': only the wnids in the input")
-    parser.add_argument("--skip-invalid", action="store_true",
-                        help="skip and count bad records (skipped.jsonl and the card) instead of stopping")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
-    parser.add_argument("--num-workers", type=int, default=default_workers(), help="parser processes")
-    parser.add_argument("--shard-size", type=int, default=100_000, help="rows per Parquet shard at most")
-    parser.add_argument("--push-to-hub", metavar="ORG/NAME", help="upload the finished folder as a dataset repo")
+    add_output_arguments(parser)
     return parser
 
 
@@ -251,14 +247,7 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        output = convert(args, argv)
-    except ConversionError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(f"wrote {output}")
-    return 0
+    return run_cli(build_parser(), convert, argv)
 
 
 if __name__ == "__main__":

@@ -25,8 +25,9 @@ from xml.sax.saxutils import escape
 import numpy as np
 from PIL import Image, ImageDraw
 
-if __package__ in (None, ""):
+if __package__ in (None, ""):  # run as a script: no torch needed, see _light_import
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import dataset_scripts._light_import  # noqa: F401
 
 from luab_hf.labels import COCO_CATEGORY_NAMES_91, COCO_CLASSES, imagenet_classes
 
@@ -42,6 +43,9 @@ class Style:
     object_scale: tuple[float, float] = (0.18, 0.32)
     click_noise: float = 0.03
     unselected_rate: float = 0.1
+    #: smaller shapes of other classes scattered around the object: the click then marks which
+    #: shape carries the label, so regressing it needs shape features
+    distractors: int = 0
 
 
 # --------------------------------------------------------------------------- drawing
@@ -128,9 +132,16 @@ def draw_object_image(rng: np.random.Generator, label: int, classes: int, style:
                       strength: float, palette: list[tuple[int, int, int]]) -> Drawn:
     size = style.image_size
     image = _background(rng, size, palette[_cue(rng, label, classes, strength)])
+    draw = ImageDraw.Draw(image)
+    for _ in range(style.distractors if classes > 1 else 0):
+        other = int((label + rng.integers(1, classes)) % classes)
+        small = float(rng.uniform(*style.object_scale)) * size / 4
+        dx, dy = (float(rng.uniform(small, size - small)) for _ in range(2))
+        draw_shape(draw, SHAPES[other % len(SHAPES)], dx, dy, small, _foreground_colour(rng),
+                   outline=bool((other // len(SHAPES)) % 2))
     r = float(rng.uniform(*style.object_scale)) * size / 2
     cx, cy = (float(rng.uniform(r, size - r)) for _ in range(2))
-    draw_shape(ImageDraw.Draw(image), SHAPES[label % len(SHAPES)], cx, cy, r, _foreground_colour(rng),
+    draw_shape(draw, SHAPES[label % len(SHAPES)], cx, cy, r, _foreground_colour(rng),
                outline=bool((label // len(SHAPES)) % 2))
     box = (int(cx - r), int(cy - r), int(math.ceil(cx + r)), int(math.ceil(cy + r)))
     return Drawn(image, (cx / size, cy / size), box)
@@ -363,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="object diameter as a fraction of the image side")
         p.add_argument("--click-noise", type=float, default=Style.click_noise)
         p.add_argument("--unselected-rate", type=float, default=Style.unselected_rate)
+        p.add_argument("--distractors", type=int, default=Style.distractors,
+                       help="smaller shapes of other classes per image (ImageNet-AB)")
         if name == "imagenet-ab":
             p.add_argument("--classes", type=int, default=10)
             p.add_argument("--images-per-class", type=int, default=40)
@@ -376,7 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    style = Style(args.image_size, args.cue_strength, tuple(args.object_scale), args.click_noise, args.unselected_rate)
+    style = Style(args.image_size, args.cue_strength, tuple(args.object_scale), args.click_noise, args.unselected_rate,
+                  args.distractors)
     if args.release == "imagenet-ab":
         write_imagenet_ab(args.out, args.classes, args.images_per_class, args.seed, args.val_per_class, style)
     else:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from functools import cache
+from pathlib import Path
 
 # COCO's 91 category ids, index + 1 = id; "N/A" marks the 11 ids COCO defines but never uses.
 COCO_CATEGORY_NAMES_91: tuple[str, ...] = (
@@ -30,14 +32,24 @@ COCO_ID_TO_CLASS: dict[int, int] = {
 }
 
 
+def _timm_info_file(name: str) -> list[str]:
+    """A line list from timm's ImageNet metadata, read without importing timm (and torch)."""
+    spec = importlib.util.find_spec("timm")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("timm is needed for the ImageNet-1K class list")
+    path = Path(spec.submodule_search_locations[0]) / "data" / "_info" / name
+    return path.read_text().splitlines()
+
+
 @cache
 def imagenet_classes() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """ImageNet-1K's wnids in the standard sorted order, and a readable name for each."""
-    from timm.data import ImageNetInfo
+    """ImageNet-1K's wnids in the standard sorted order, and a readable name for each.
 
-    info = ImageNetInfo()
-    wnids = tuple(info.label_names())
-    names = [info.index_to_description(i).split(",")[0].strip() for i in range(len(wnids))]
+    The same lists as timm's ``ImageNetInfo`` (its package data), without importing timm.
+    """
+    wnids = tuple(line.strip() for line in _timm_info_file("imagenet_synsets.txt") if line.strip())
+    lemmas = dict(line.split("\t", 1) for line in _timm_info_file("imagenet_synset_to_lemma.txt") if "\t" in line)
+    names = [lemmas[wnid].split(",")[0].strip() for wnid in wnids]
     # A few first synonyms repeat ("crane" the bird and the machine): keep labels unique.
     repeated = {name for name in names if names.count(name) > 1}
     names = [f"{name} ({wnid})" if name in repeated else name for name, wnid in zip(names, wnids)]

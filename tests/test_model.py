@@ -236,3 +236,17 @@ def test_remote_code_loads_without_luab_hf(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     got = [float(v) for v in done.stdout.strip().splitlines()[-1].split(",")]
     assert torch.allclose(torch.tensor(got), expected[0], atol=1e-5)
+
+
+def test_timm_pretrained_without_network_points_to_local_weights(monkeypatch):
+    import types
+
+    import timm
+
+    def offline(*args, **kwargs):
+        raise RuntimeError("no network")
+
+    fake = types.SimpleNamespace(create_model=offline, is_model=timm.is_model, list_models=timm.list_models)
+    monkeypatch.setattr("luab_hf.models.factory.timm", fake)
+    with pytest.raises(OSError, match="--timm_weights"):
+        create_luab_model("test_resnet", num_labels=2, pretrained=True)

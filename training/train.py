@@ -162,7 +162,7 @@ def _build_model(model_args: ModelArguments, data_args: DataArguments, targets: 
             num_labels=len(id2label),
             id2label=id2label,
             problem_type="multi_label_classification" if multi_label else "single_label_classification",
-            pretrained=bool(source) and (Path(source) / "config.json").is_file(),
+            pretrained=bool(source),
             timm_weights=model_args.timm_weights,
             image_size=data_args.image_size,
             byproduct_targets=targets,

@@ -94,13 +94,26 @@ def create_luab_model(
         **config_kwargs,
     )
     model = LuabForImageClassification(config)
-    if pretrained and config.backbone_config.model_type != "timm_wrapper":
+    if timm_weights is not None:
+        load_timm_weights(model, timm_weights)
+    elif pretrained and config.backbone_config.model_type == "timm_wrapper":
+        _download_timm_weights(model)
+    elif pretrained:
         extra = {"add_pooling_layer": False} if config.backbone_config.model_type == "vit" else {}
         loaded = AutoModel.from_pretrained(backbone, use_safetensors=True, **extra)
         model.backbone.load_state_dict(loaded.state_dict())
-    if timm_weights is not None:
-        load_timm_weights(model, timm_weights)
     return model
+
+
+def _download_timm_weights(model: LuabForImageClassification) -> None:
+    """timm's own pretrained weights (from the Hub, safetensors), minus its classifier."""
+    architecture = model.config.backbone_config.architecture
+    try:
+        source = timm.create_model(architecture, pretrained=True, num_classes=0)
+    except Exception as error:  # timm raises many kinds when it cannot fetch weights
+        raise OSError(f"cannot fetch timm's pretrained weights for {architecture!r} ({error}); without network, "
+                      "pass a local .safetensors file as timm_weights (--timm_weights)") from None
+    model.backbone.timm_model.load_state_dict(source.state_dict())
 
 
 def load_timm_weights(model: LuabForImageClassification, path: str | os.PathLike) -> None:

@@ -1,0 +1,65 @@
+"""Helpers shared by the benchmark scripts: timing, peak memory of a process tree, output."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+def interleaved_medians(functions: dict[str, Callable[[], None]], repeats: int, warmup: int = 1) -> dict[str, float]:
+    """Median seconds of each function, run in turns (A B A B ...) so drift hits all alike."""
+    for _ in range(warmup):
+        for function in functions.values():
+            function()
+    times: dict[str, list[float]] = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def run_with_peak_rss(command: list[str], interval: float = 0.02, **kwargs) -> tuple[float, float]:
+    """Run ``command``; return (seconds, peak MiB of the summed RSS of it and its children)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)
+    handle = psutil.Process(process.pid)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            try:
+                total = handle.memory_info().rss + sum(c.memory_info().rss for c in handle.children(recursive=True))
+                peak = max(peak, total)
+            except psutil.Error:
+                pass
+            time.sleep(interval)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    _, stderr = process.communicate()
+    done.set()
+    thread.join()
+    if process.returncode != 0:
+        raise RuntimeError(f"{command[:3]} failed: {stderr.decode()[-2000:]}")
+    return time.perf_counter() - start, peak / 2**20
+
+
+def report(figures: dict) -> None:
+    """The one line every benchmark ends with: its figures as JSON, including ``ratio``."""
+    print(json.dumps(figures, sort_keys=True), flush=True)

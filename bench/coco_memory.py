@@ -1,0 +1,58 @@
+"""COCO-AB memory: peak RSS of the streamed conversion vs a plain ``json.load`` of the same file.
+
+The file is a synthetic COCO-AB release grown to the real one's size (398 MB) by repeating
+generated records under new image ids.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import _util
+
+from dataset_scripts import synthetic
+
+
+def write_big_json(folder: Path, target_bytes: int) -> tuple[Path, int]:
+    seed_release = synthetic.write_coco_ab(folder / "seed", images=40, seed=0, classes=8, val_images=1)
+    records = json.loads((seed_release / "coco_ab_v1_0.json").read_text())
+    path = folder / "coco_ab_v1_0.json"
+    written = count = 0
+    with path.open("w") as handle:
+        handle.write("[\n")
+        while written < target_bytes:
+            record = dict(records[count % len(records)], image_id=count + 1)
+            text = ("," if count else "") + json.dumps(record) + "\n"
+            handle.write(text)
+            written += len(text)
+            count += 1
+        handle.write("]\n")
+    return path, count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    target = 20 << 20 if args.quick else 398 << 20
+    with TemporaryDirectory() as tmp:
+        path, records = write_big_json(Path(tmp), target)
+        size_mib = path.stat().st_size / 2**20
+        ours_s, ours_rss = _util.run_with_peak_rss(
+            [sys.executable, str(_util.REPO / "dataset_scripts" / "coco_ab.py"), "--json", str(path),
+             "--output", str(Path(tmp) / "out"), "--num-workers", "2"])
+        plain_s, plain_rss = _util.run_with_peak_rss(
+            [sys.executable, "-c", f"import json; json.load(open({str(path)!r}))"])
+    print(f"{size_mib:.0f} MiB, {records:,} records: ours {ours_rss:.0f} MiB in {ours_s:.0f} s; "
+          f"json.load {plain_rss:.0f} MiB in {plain_s:.0f} s", flush=True)
+    _util.report({"coco_rss_mib": round(ours_rss, 1), "json_load_rss_mib": round(plain_rss, 1),
+                  "ratio": round(ours_rss / plain_rss, 4), "file_mib": round(size_mib, 1), "records": records,
+                  "seconds": round(ours_s, 1)})
+
+
+if __name__ == "__main__":
+    main()

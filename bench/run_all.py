@@ -1,0 +1,109 @@
+"""Run every benchmark, then rewrite ``bench/results.json`` and the table in ``BENCHMARKS.md``.
+
+    python bench/run_all.py            # the real sizes (a few minutes on 2 cores)
+    python bench/run_all.py --quick    # tiny sizes: checks the scripts run, figures meaningless
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import _util
+
+BENCH = Path(__file__).resolve().parent
+SCRIPTS = ("train_step", "loader", "ingest", "coco_memory", "demo_time")
+
+
+def run(script: str, quick: bool) -> dict:
+    command = [sys.executable, str(BENCH / f"{script}.py"), *(["--quick"] if quick else [])]
+    print(f"== {script}", flush=True)
+    done = subprocess.run(command, capture_output=True, text=True, cwd=_util.REPO)
+    sys.stdout.write(done.stdout)
+    if done.returncode != 0:
+        raise SystemExit(f"{script} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _versions() -> str:
+    import datasets
+    import pyarrow
+    import torch
+    import transformers
+
+    return (f"Python {platform.python_version()}, torch {torch.__version__}, transformers {transformers.__version__}, "
+            f"datasets {datasets.__version__}, pyarrow {pyarrow.__version__}")
+
+
+def table(figures: dict) -> list[str]:
+    f = figures
+    rows = [
+        ("Train step, LUAB / plain classifier (worst of ViT-S/16, ResNet-50; 224 px, batch 8, CPU)",
+         f"{f['train_step_ratio']:.3f}x (ViT {f['train_step']['vit_ratio']:.3f}x, ResNet {f['train_step']['resnet_ratio']:.3f}x)",
+         "≤ 1.01x", f["train_step_ratio"] <= 1.01),
+        ("Loader throughput, byproduct-aware / plain RandomResizedCrop+flip",
+         f"{f['loader_ratio']:.3f}x ({f['loader']['samples_per_second']:.0f} vs {f['loader']['plain_samples_per_second']:.0f} samples/s)",
+         "≥ 0.97x", f["loader_ratio"] >= 0.97),
+        ("ImageNet-AB ingest, whole conversion / published loader's parse",
+         f"{f['ingest_ratio']:.2f}x ({f['ingest']['records_per_second']:,} vs {f['ingest']['published_records_per_second']:,} records/s)",
+         "≥ 1.5x", f["ingest_ratio"] >= 1.5),
+        ("Projected full release (1,281,167 XML files)", f"{f['ingest']['projected_full_release_seconds']:.0f} s",
+         "≤ 180 s", f["ingest"]["projected_full_release_seconds"] <= 180),
+        (f"Ingest peak RSS, {f['ingest']['records_large']:,} vs {f['ingest']['records_small']:,} records",
+         f"{f['ingest_rss_growth']:.3f}x ({f['ingest']['rss_mib_small']:.0f} → {f['ingest_rss_mib']:.0f} MiB)",
+         "≤ 1.2x and < 1 GiB", f["ingest_rss_growth"] <= 1.2 and f["ingest_rss_mib"] < 1024),
+        (f"COCO-AB conversion peak RSS ({f['coco']['file_mib']:.0f} MiB JSON)", f"{f['coco_rss_mib']:.0f} MiB",
+         "≤ 512 MiB", f["coco_rss_mib"] <= 512),
+        ("Plain `json.load` of the same file", f"{f['json_load_rss_mib']:.0f} MiB", "(reference)", None),
+        ("Demo main job, wall time", f"{f['demo_seconds']:.0f} s", "≤ 300 s", f["demo_seconds"] <= 300),
+    ]
+    lines = ["| measure | figure | goal | met |", "|---|---|---|---|"]
+    lines += [f"| {m} | {v} | {g} | {'' if ok is None else ('yes' if ok else '**no**')} |" for m, v, g, ok in rows]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--no-write", action="store_true", help="print the figures, leave the files alone")
+    args = parser.parse_args()
+    results = {script: run(script, args.quick) for script in SCRIPTS}
+    figures = {
+        "train_step_ratio": results["train_step"]["ratio"],
+        "loader_ratio": results["loader"]["ratio"],
+        "ingest_ratio": results["ingest"]["ratio"],
+        "ingest_rss_growth": results["ingest"]["rss_growth"],
+        "ingest_rss_mib": results["ingest"]["rss_mib_large"],
+        "coco_rss_mib": results["coco_memory"]["coco_rss_mib"],
+        "json_load_rss_mib": results["coco_memory"]["json_load_rss_mib"],
+        "demo_seconds": results["demo_time"]["demo_seconds"],
+        "train_step": results["train_step"], "loader": results["loader"], "ingest": results["ingest"],
+        "coco": results["coco_memory"], "quick": args.quick,
+    }
+    print(json.dumps({k: v for k, v in figures.items() if not isinstance(v, dict)}, indent=2))
+    if args.no_write:
+        return
+    (BENCH / "results.json").write_text(json.dumps(figures, indent=2) + "\n")
+    header = [
+        f"Measured {datetime.date.today().isoformat()} on {platform.machine()} with {os.cpu_count()} cores "
+        f"({platform.platform()}); {_versions()}.",
+        f"Command: `{'make bench' if not args.quick else 'python bench/run_all.py --quick'}`. Ratios compare two "
+        "things measured in the same run on the same machine.", "",
+    ]
+    path = _util.REPO / "BENCHMARKS.md"
+    text = path.read_text()
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    before, rest = text.split(start)
+    _, after = rest.split(end)
+    path.write_text(f"{before}{start}\n" + "\n".join(header + table(figures)) + f"\n{end}{after}")
+    print(f"wrote {path} and {BENCH / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()

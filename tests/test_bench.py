@@ -1,0 +1,30 @@
+"""Each benchmark runs in --quick mode and ends with its JSON line (no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+EXPECTED = {
+    "train_step": {"vit_ratio", "resnet_ratio"},
+    "loader": {"samples_per_second", "plain_samples_per_second"},
+    "ingest": {"records_per_second", "published_records_per_second", "rss_growth", "rss_mib_large",
+               "projected_full_release_seconds"},
+    "coco_memory": {"coco_rss_mib", "json_load_rss_mib"},
+    "demo_time": {"demo_seconds"},
+}
+
+
+@pytest.mark.parametrize("script", sorted(EXPECTED))
+def test_bench_script_prints_its_figures(script):
+    done = subprocess.run([sys.executable, str(BENCH / f"{script}.py"), "--quick"], capture_output=True, text=True,
+                          timeout=600, cwd=BENCH.parent)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {"ratio", *EXPECTED[script]} <= set(figures)
+    assert all(isinstance(figures[key], (int, float)) and figures[key] > 0 for key in EXPECTED[script] | {"ratio"})
