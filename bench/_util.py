@@ -19,13 +19,15 @@ if str(REPO) not in sys.path:
 
 
 def interleaved_medians(functions: dict[str, Callable[[], None]], repeats: int, warmup: int = 1) -> dict[str, float]:
-    """Median seconds of each function, run in turns (A B A B ...) so drift hits all alike."""
+    """Median seconds of each function, run in turns whose order flips every round (A B B A ...)
+    so drift, and whatever one leaves behind for the next, hits all alike."""
     for _ in range(warmup):
         for function in functions.values():
             function()
     times: dict[str, list[float]] = {name: [] for name in functions}
-    for _ in range(repeats):
-        for name, function in functions.items():
+    for round_ in range(repeats):
+        order = list(functions.items())
+        for name, function in order if round_ % 2 == 0 else reversed(order):
             start = time.perf_counter()
             function()
             times[name].append(time.perf_counter() - start)

@@ -42,7 +42,8 @@ from dataset_scripts._common import (
     worker_schema,
     write_chunks,
 )
-from luab_hf.byproducts import ByproductError, iter_imagenet_ab_files, parse_imagenet_ab_xml
+from luab_hf.byproducts import ByproductError, parse_imagenet_ab_xml
+from luab_hf.byproducts.imagenet_ab import iter_imagenet_ab_sources
 from luab_hf.cards import DatasetSummary
 from luab_hf.labels import imagenet_classes, imagenet_name
 from luab_hf.schema import imagenet_ab_features
@@ -99,7 +100,7 @@ def _label(wnid: str, source: str) -> int:
     return label
 
 
-def _convert_xml_chunk(chunk: list[tuple[str, bytes]]) -> tuple[pa.Table, list[tuple[str, str]], list[str]]:
+def _convert_xml_chunk(chunk: list[tuple[str, bytes | Path]]) -> tuple[pa.Table, list[tuple[str, str]], list[str]]:
     """Parse XML files (and read their images) into one Arrow table, plus the bad ones."""
     rows, errors = [], []
     names = [name for name, _ in chunk]
@@ -197,7 +198,7 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
         writers = SplitWriters(staging, "train", configs, args.shard_size)
         with tqdm(desc="ImageNet-AB train", unit=" xml", mininterval=1.0) as bar:
             try:
-                chunks = chunked(iter_imagenet_ab_files(args.xml), CHUNK)
+                chunks = chunked(iter_imagenet_ab_sources(args.xml), CHUNK)
                 results = parallel_map(_convert_xml_chunk, chunks, workers, _init_worker, (job,))
                 records = write_chunks(results, writers, skips, seen, bar)
             except ByproductError as error:

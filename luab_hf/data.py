@@ -102,7 +102,9 @@ class LuabBatchTransform:
                 example = convert(row, image)
             else:
                 with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(self._example_seed(row.get("image_id", index)))
+                    # the CPU generator alone: torch.manual_seed would also queue lazy CUDA/XPU seeding,
+                    # capturing a stack trace per call
+                    torch.default_generator.manual_seed(self._example_seed(row.get("image_id", index)))
                     example = convert(row, image)
             for key, value in example.items():
                 out.setdefault(key, []).append(value)

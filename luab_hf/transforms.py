@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image
 from torchvision import tv_tensors
@@ -76,21 +77,20 @@ class PointTransform:
 
     def __call__(self, image: Image.Image, points: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Transform ``image`` (any PIL mode) and ``points`` (``FloatTensor[N, 2]``) together."""
-        pixels = tv_tensors.Image(TF.pil_to_tensor(image.convert("RGB")))
+        # a plain tensor is v2's image; the tv_tensors.Image wrapper only adds dispatch cost here
+        pixels = TF.pil_to_tensor(image if image.mode == "RGB" else image.convert("RGB"))
         height, width = pixels.shape[-2:]
-        if points is None:
-            points = torch.empty(0, 2)
-        points = torch.as_tensor(points, dtype=torch.float32).reshape(-1, 2)
+        # The few points are done in numpy (torch's per-op overhead dominates at this size).
         # normalised -> pixel-centre coordinates, the convention torchvision's flip uses
-        scale_in = torch.tensor([width, height], dtype=torch.float32)
-        keypoints = tv_tensors.KeyPoints(points * scale_in - 0.5, canvas_size=(height, width))
+        xy = np.empty((0, 2), np.float32) if points is None else np.asarray(points, dtype=np.float32).reshape(-1, 2)
+        keypoints = tv_tensors.KeyPoints(torch.from_numpy(xy * np.float32([width, height]) - 0.5),
+                                         canvas_size=(height, width))
         pixels, keypoints = self.geometry(pixels, keypoints)
         out_height, out_width = pixels.shape[-2:]
-        scale_out = torch.tensor([out_width, out_height], dtype=torch.float32)
-        moved = (keypoints.as_subclass(torch.Tensor) + 0.5) / scale_out
+        moved = (keypoints.as_subclass(torch.Tensor).numpy() + 0.5) / np.float32([out_width, out_height])
         valid = ((moved >= 0) & (moved <= 1)).all(-1)  # NaN compares false: absent stays invalid
-        return {"pixel_values": self.normalize(pixels.as_subclass(torch.Tensor)), "points": moved.float(),
-                "points_valid": valid}
+        return {"pixel_values": self.normalize(pixels), "points": torch.from_numpy(moved.astype(np.float32)),
+                "points_valid": torch.from_numpy(valid)}
 
 
 def _side(size: Any) -> int | None:

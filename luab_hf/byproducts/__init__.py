@@ -2,7 +2,12 @@
 
 from ._errors import ByproductError
 from .coco_ab import CocoABRecord, iter_coco_ab_json, parse_coco_ab_record, replay_points
-from .imagenet_ab import ImageNetABRecord, iter_imagenet_ab_files, parse_imagenet_ab_xml
+from .imagenet_ab import (
+    ImageNetABRecord,
+    iter_imagenet_ab_files,
+    iter_imagenet_ab_sources,
+    parse_imagenet_ab_xml,
+)
 
 __all__ = [
     "ByproductError",
@@ -10,6 +15,7 @@ __all__ = [
     "ImageNetABRecord",
     "iter_coco_ab_json",
     "iter_imagenet_ab_files",
+    "iter_imagenet_ab_sources",
     "parse_coco_ab_record",
     "parse_imagenet_ab_xml",
     "replay_points",

@@ -8,6 +8,7 @@ anything else is kept, as JSON, in a ``raw`` column rather than dropped.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tarfile
@@ -238,25 +239,37 @@ _METADATA_SIZES = {
 }
 
 
+def _trace_point(element: etree._Element, source: str) -> TracePoint:
+    """One mouse-trace sample. The common case takes a fast path (tens of them per file); any
+    doubt falls back to the checked conversions, which name what is wrong."""
+    point = {child.tag: child.text for child in element}
+    try:
+        time_ms, x, y = float(point["time"]), float(point["x"]), float(point["y"])
+        if time_ms >= 0 and math.isfinite(time_ms) and math.isfinite(x) and math.isfinite(y):
+            return TracePoint(time_ms=time_ms, x=x, y=y)
+    except (KeyError, TypeError, ValueError):
+        pass
+    point = {key: (value or "").strip() for key, value in point.items()}
+    tag = "mouseTracking"
+    return TracePoint(
+        time_ms=to_time(_required(point, "time", source, tag), source, "mouseTracking/time"),
+        # The pointer may leave the image, so a trace point is finite but not bounded.
+        x=to_float(_required(point, "x", source, tag), source, "mouseTracking/x"),
+        y=to_float(_required(point, "y", source, tag), source, "mouseTracking/y"),
+    )
+
+
 def _read_metadata(element: etree._Element, source: str) -> Annotation:
     annotation: dict[str, Any] = dict.fromkeys(_METADATA_STRINGS)
     annotation.update(dict.fromkeys(_METADATA_SIZES.values()))
     selected = selected_count = estimate_time = click = image_position = None
     hovers: list[Hover] = []
-    trace: list[TracePoint] = []
     raw: dict[str, list[Any]] = {}
+    trace: list[TracePoint] = []
     for child in element:
         tag = child.tag
         if tag == "mouseTracking":
-            point = _fields(child)
-            trace.append(
-                TracePoint(
-                    time_ms=to_time(_required(point, "time", source, tag), source, "mouseTracking/time"),
-                    # The pointer may leave the image, so a trace point is finite but not bounded.
-                    x=to_float(_required(point, "x", source, tag), source, "mouseTracking/x"),
-                    y=to_float(_required(point, "y", source, tag), source, "mouseTracking/y"),
-                )
-            )
+            trace.append(_trace_point(child, source))
         elif tag == "hoveredRecord":
             hover = _fields(child)
             hovers.append(
@@ -318,6 +331,13 @@ def iter_imagenet_ab_files(path: str | os.PathLike) -> Iterator[tuple[str, bytes
     path inside the release, e.g. ``train_xml/n02490219/n02490219_6469.xml``, so the same file has
     the same name whichever way it is read.
     """
+    for name, source in iter_imagenet_ab_sources(path):
+        yield name, source if isinstance(source, bytes) else source.read_bytes()
+
+
+def iter_imagenet_ab_sources(path: str | os.PathLike) -> Iterator[tuple[str, bytes | Path]]:
+    """Like :func:`iter_imagenet_ab_files`, but a folder's files come as paths, unread: parallel
+    parsers then read them themselves instead of funnelling every byte through one process."""
     path = Path(path)
     if path.is_dir():
         yield from _iter_folder(path)
@@ -327,14 +347,14 @@ def iter_imagenet_ab_files(path: str | os.PathLike) -> Iterator[tuple[str, bytes
         raise ByproductError(str(path), "no such file or folder")
 
 
-def _iter_folder(path: Path) -> Iterator[tuple[str, bytes]]:
+def _iter_folder(path: Path) -> Iterator[tuple[str, Path]]:
     root = path / "train_xml" if (path / "train_xml").is_dir() else path
     found = False
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         for file in sorted(class_dir.iterdir()):
             if file.suffix == ".xml":
                 found = True
-                yield f"train_xml/{class_dir.name}/{file.name}", file.read_bytes()
+                yield f"train_xml/{class_dir.name}/{file.name}", file
     if not found:
         raise ByproductError(str(path), "no train_xml/<wnid>/*.xml files found")
 
