@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--warmup-steps", type=int, default=20)
     parser.add_argument("--byproduct-loss-weight", type=float, default=5.0, help="LUAB's lambda")
     parser.add_argument("--byproduct-loss", default="mse")
     parser.add_argument("--processes", type=int, default=1, help="accelerate processes per training run")
@@ -96,7 +97,7 @@ def train_model(dataset: Path, run_dir: Path, byproduct_loss_weight: float, seed
         "--overwrite_output_dir", "--backbone", args.backbone, "--image_size", str(args.image_size),
         "--eval_splits", ",".join(SPLITS), "--train_val_split", "0.1", "--seed", str(seed),
         "--per_device_train_batch_size", str(args.batch_size // args.processes), "--per_device_eval_batch_size", "64",
-        "--learning_rate", str(args.learning_rate), "--num_warmup_steps", "20", "--min_crop_scale", "0.35",
+        "--learning_rate", str(args.learning_rate), "--num_warmup_steps", str(args.warmup_steps), "--min_crop_scale", "0.35",
         "--num_train_epochs", str(args.epochs), "--logging_steps", "10",
         "--byproduct_loss_weight", str(byproduct_loss_weight), "--byproduct_loss", args.byproduct_loss,
     ]
@@ -313,7 +314,7 @@ def print_table(results: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.quick:
-        args.classes, args.images_per_class, args.epochs, args.image_size = 3, 12, 1, 32
+        args.classes, args.images_per_class, args.epochs, args.image_size, args.warmup_steps = 3, 12, 2, 32, 0
         args.backbone = "vit-micro"
     seeds = [int(s) for s in args.seeds.split(",")]
     output = args.output

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shlex
 import shutil
 import sys
@@ -114,6 +115,11 @@ def _resolve_checkpoint(args: TrainingArguments) -> Path | None:
 
 def _check_output_dir(args: TrainingArguments, checkpoint: Path | None) -> None:
     output = Path(args.output_dir)
+    existing = output
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise SetupError(f"--output_dir {output}: cannot write there ({existing} is not a writable folder)")
     if not output.exists() or not any(output.iterdir()):
         return
     if args.overwrite_output_dir:
