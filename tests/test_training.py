@@ -186,3 +186,14 @@ def test_output_dir_and_checkpoint_ownership(imagenet_dataset, tmp_path, capsys)
                        "--resume_from_checkpoint", str(out / "checkpoints" / "step_00000001")]) == 2
     assert "belongs to another model" in capsys.readouterr().err
     assert train.main([*base, "--backbone", "vit-micro", "--output_dir", str(out), "--overwrite_output_dir"]) == 0
+
+
+def test_trackio_logs_the_loss_terms_offline(imagenet_dataset, tmp_path, monkeypatch):
+    import sqlite3
+
+    monkeypatch.setenv("TRACKIO_DIR", str(tmp_path / "trackio"))
+    assert train.main(["--dataset_name", str(imagenet_dataset), "--backbone", "vit-micro", "--max_train_steps", "2",
+                       "--eval_splits", "", "--report_to", "trackio", "--output_dir", str(tmp_path / "run"), *COMMON]) == 0
+    (database,) = (tmp_path / "trackio").glob("*.db")
+    logged = [json.loads(row[0]) for row in sqlite3.connect(database).execute("select metrics from metrics")]
+    assert logged and all({"train/loss", "train/classification_loss", "train/byproduct_loss"} <= set(m) for m in logged)
