@@ -197,3 +197,11 @@ def test_trackio_logs_the_loss_terms_offline(imagenet_dataset, tmp_path, monkeyp
     (database,) = (tmp_path / "trackio").glob("*.db")
     logged = [json.loads(row[0]) for row in sqlite3.connect(database).execute("select metrics from metrics")]
     assert logged and all({"train/loss", "train/classification_loss", "train/byproduct_loss"} <= set(m) for m in logged)
+
+
+def test_two_process_streaming_run_takes_the_same_steps_on_both_ranks(imagenet_dataset, tmp_path):
+    out = tmp_path / "stream"
+    launch("--dataset_name", str(imagenet_dataset), "--backbone", "vit-micro", "--streaming", "--max_train_steps", "6",
+           "--eval_splits", "validation", "--output_dir", str(out), *COMMON)  # 48 rows: 3 batches per rank and pass
+    results = json.loads((out / "all_results.json").read_text())
+    assert results["train/steps"] == 6 and results["train/epochs"] >= 2 and "validation/accuracy" in results

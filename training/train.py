@@ -10,6 +10,7 @@ remote-code modelling files, the image processor, ``all_results.json`` and a mod
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -352,13 +353,15 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
         train_loader = accelerator.prepare(train_loader)
     eval_loaders = {name: accelerator.prepare(loader) for name, loader in eval_loaders.items()}
 
-    # steps are counted after sharding: each process sees 1/num_processes of the batches
+    # steps are counted after sharding: each process sees 1/num_processes of the batches. A stream
+    # has no length: every process passes over its shard as often as needed for max_steps, so all
+    # take the same number of steps even when their shards differ by a few rows (no DDP hang).
     if data_args.streaming:
-        steps_per_epoch = args.max_train_steps
+        steps_per_epoch, max_steps, epochs = None, args.max_train_steps, None
     else:
         steps_per_epoch = max(1, math.ceil(len(train_loader) / args.gradient_accumulation_steps))
-    max_steps = args.max_train_steps or args.num_train_epochs * steps_per_epoch
-    epochs = math.ceil(max_steps / steps_per_epoch)
+        max_steps = args.max_train_steps or args.num_train_epochs * steps_per_epoch
+        epochs = math.ceil(max_steps / steps_per_epoch)
     scheduler = get_scheduler(args.lr_scheduler_type, optimizer,
                               num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
                               num_training_steps=max_steps * accelerator.num_processes)
@@ -373,8 +376,11 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
         accelerator.load_state(str(checkpoint))
         meta = json.loads((checkpoint / CHECKPOINT_META).read_text())
         completed = meta["step"]
-        start_epoch = completed // steps_per_epoch
-        skip_batches = (completed % steps_per_epoch) * args.gradient_accumulation_steps
+        if steps_per_epoch is None:  # a stream restarts at its epoch: resuming is approximate
+            start_epoch = meta["epoch"]
+        else:
+            start_epoch = completed // steps_per_epoch
+            skip_batches = (completed % steps_per_epoch) * args.gradient_accumulation_steps
         accelerator.print(f"resumed from {checkpoint} at step {completed}")
 
     every = int(args.checkpointing_steps) if args.checkpointing_steps and args.checkpointing_steps.isdigit() else None
@@ -384,7 +390,7 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
     samples_per_step = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
     results: dict[str, float] = {}
     model.train()
-    for epoch in range(start_epoch, epochs):
+    for epoch in itertools.count(start_epoch) if epochs is None else range(start_epoch, epochs):
         train_batches.set_epoch(epoch)
         if hasattr(train_loader, "set_epoch"):
             train_loader.set_epoch(epoch)
@@ -422,7 +428,7 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
                 break
         if args.checkpointing_steps == "epoch":
             save_checkpoint(accelerator, output_dir, completed, epoch + 1, signature)
-        last = completed >= max_steps or epoch == epochs - 1
+        last = completed >= max_steps or epoch == (epochs or 0) - 1
         if last or (args.eval_epochs and (epoch + 1) % args.eval_epochs == 0):
             results = {f"{name}/{metric}": value for name, loader in eval_loaders.items()
                        for metric, value in evaluate(model, loader, accelerator, multi_label).items()}
@@ -438,7 +444,7 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
         unwrapped = accelerator.unwrap_model(model)
         unwrapped.save_pretrained(output_dir, safe_serialization=True)
         make_image_processor(size=data_args.image_size).save_pretrained(output_dir)
-        all_results = {**results, "train/steps": completed, "train/epochs": epochs}
+        all_results = {**results, "train/steps": completed, "train/epochs": epoch + 1}
         (output_dir / "all_results.json").write_text(json.dumps(all_results, indent=2))
         command = f"accelerate launch --num_processes {accelerator.num_processes} training/train.py {shlex.join(argv)}"
         summary = TrainingSummary(
