@@ -334,19 +334,20 @@ def write_chunks(results: Iterable[ChunkResult], writers: SplitWriters, skips: S
 # --------------------------------------------------------------------------- finishing
 
 
-def parse_eval_splits(values: list[str] | None) -> dict[str, Path]:
-    """``NAME=DIR`` flags as a mapping, checked up front."""
-    splits: dict[str, Path] = {}
+def parse_named_paths(values: list[str] | None, flag: str, folders: bool = True) -> dict[str, Path]:
+    """Repeated ``NAME=PATH`` flags (``--eval-split``, ``--eval-instances``) as a mapping, checked
+    up front: well formed, names unique and not ``train``, paths existing folders (or files)."""
+    paths: dict[str, Path] = {}
     for value in values or []:
-        name, sep, folder = value.partition("=")
-        if not sep or not name or not folder:
-            raise ConversionError(f"--eval-split {value!r}: expected NAME=DIR")
-        if name == "train" or name in splits:
-            raise ConversionError(f"--eval-split {value!r}: split name {name!r} is already used")
-        if not Path(folder).is_dir():
-            raise ConversionError(f"--eval-split {value!r}: {folder} is not a folder")
-        splits[name] = Path(folder)
-    return splits
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise ConversionError(f"{flag} {value!r}: expected NAME={'DIR' if folders else 'FILE'}")
+        if name == "train" or name in paths:
+            raise ConversionError(f"{flag} {value!r}: split name {name!r} is already used")
+        if not (Path(path).is_dir() if folders else Path(path).is_file()):
+            raise ConversionError(f"{flag} {value!r}: {path} is not a {'folder' if folders else 'file'}")
+        paths[name] = Path(path)
+    return paths
 
 
 def finish(staging: Path, summary: DatasetSummary, skips: SkipLog, configs: dict[str, Features]) -> None:

@@ -38,7 +38,7 @@ from dataset_scripts._common import (
     finish,
     list_images,
     parallel_map,
-    parse_eval_splits,
+    parse_named_paths,
     push,
     read_image,
     run_cli,
@@ -199,24 +199,14 @@ def _convert_eval_chunk(chunk: list[int]) -> tuple[pa.Table, list[tuple[str, str
 # --------------------------------------------------------------------------- main side
 
 
-def _named_pairs(values: list[str] | None, flag: str) -> dict[str, Path]:
-    pairs = {}
-    for value in values or []:
-        name, sep, path = value.partition("=")
-        if not sep or not name or not path:
-            raise ConversionError(f"{flag} {value!r}: expected NAME=PATH")
-        pairs[name] = Path(path)
-    return pairs
-
-
 def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
     """Run the conversion described by ``args``; returns the finished output folder."""
     if not args.json.is_file():
         raise ConversionError(f"--json {args.json}: no such file")
     if args.images is not None and not args.images.is_dir():
         raise ConversionError(f"--images {args.images}: not a folder")
-    eval_splits = parse_eval_splits(args.eval_split)
-    eval_instances = _named_pairs(args.eval_instances, "--eval-instances")
+    eval_splits = parse_named_paths(args.eval_split, "--eval-split")
+    eval_instances = parse_named_paths(args.eval_instances, "--eval-instances", folders=False)
     if eval_splits and args.images is None:
         raise ConversionError("--eval-split needs --images: evaluation splits live in the 'default' config with images")
     for name in eval_splits:

@@ -34,7 +34,7 @@ from dataset_scripts._common import (
     finish,
     list_images,
     parallel_map,
-    parse_eval_splits,
+    parse_named_paths,
     push,
     read_image,
     run_cli,
@@ -178,7 +178,7 @@ def _label_set(args: argparse.Namespace) -> tuple[list[str], list[str]]:
 def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
     """Run the conversion described by ``args``; returns the finished output folder."""
     images = _images_root(args.images)
-    eval_splits = parse_eval_splits(args.eval_split)
+    eval_splits = parse_named_paths(args.eval_split, "--eval-split")
     if eval_splits and images is None:
         raise ConversionError("--eval-split needs --images: evaluation splits live in the 'default' config with images")
     if not args.xml.exists():

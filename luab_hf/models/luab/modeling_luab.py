@@ -244,15 +244,14 @@ class LuabForImageClassification(LuabPreTrainedModel):
                     f"got {tuple(targets.shape)} and {tuple(valid.shape)}"
                 )
             valid = valid.to(torch.bool)
+            chosen = targets[valid]
+            if chosen.numel():
+                if length is not None and not bool(((chosen >= 0) & (chosen <= 1)).all()):
+                    raise ValueError(f"`{name}` marked valid must lie in [0, 1] (normalised image coordinates)")
+                if not bool(torch.isfinite(chosen).all()):
+                    raise ValueError(f"`{name}` marked valid must be finite")
             if length is None:  # a scalar per image
                 predictions, targets = predictions.unsqueeze(-1), targets.unsqueeze(-1)
-            else:
-                chosen = targets[valid]
-                if chosen.numel() and not bool(((chosen >= 0) & (chosen <= 1)).all()):
-                    raise ValueError(f"`{name}` marked valid must lie in [0, 1] (normalised image coordinates)")
-            chosen = targets[valid]
-            if chosen.numel() and not bool(torch.isfinite(chosen).all()):
-                raise ValueError(f"`{name}` marked valid must be finite")
             total = total + masked_regression_loss(
                 predictions, targets, valid, self.config.byproduct_loss, self.config.smooth_l1_beta
             )
