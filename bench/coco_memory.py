@@ -14,7 +14,7 @@ from tempfile import TemporaryDirectory
 
 import _util
 
-from dataset_scripts import synthetic
+from luab_hf.convert import synthetic
 
 
 def write_big_json(folder: Path, target_bytes: int) -> tuple[Path, int]:

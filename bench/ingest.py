@@ -18,7 +18,7 @@ from tempfile import TemporaryDirectory
 import _util
 import numpy as np
 
-from dataset_scripts import synthetic
+from luab_hf.convert import synthetic
 
 FULL_RELEASE = 1_281_167
 

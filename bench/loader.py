@@ -17,14 +17,15 @@ from datasets import load_dataset
 from torch.utils.data import DataLoader, default_collate
 from torchvision.transforms import v2
 
-from dataset_scripts import imagenet_ab, synthetic
+from luab_hf.convert import imagenet_ab, synthetic
 from luab_hf.data import LuabBatchTransform, collate_byproducts
-from luab_hf.transforms import IMAGENET_MEAN, IMAGENET_STD, PointTransform
+from luab_hf.processing import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from luab_hf.transforms import PointTransform
 
 
 def plain_transform(size: int):
     steps = v2.Compose([v2.PILToTensor(), v2.RandomResizedCrop(size, antialias=True), v2.RandomHorizontalFlip(),
-                        v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(IMAGENET_MEAN), list(IMAGENET_STD))])
+                        v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(IMAGENET_DEFAULT_MEAN), list(IMAGENET_DEFAULT_STD))])
 
     def transform(batch: dict) -> dict:
         return {"pixel_values": [steps(image.convert("RGB")) for image in batch["image"]], "labels": batch["label"]}

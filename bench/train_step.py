@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-import _util  # noqa: F401  (puts the repo on sys.path)
+import _util
 import torch
 from transformers import (
     ResNetConfig,

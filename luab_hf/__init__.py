@@ -1,31 +1,28 @@
 """luab-hf: image classifiers that learn from annotation byproducts.
 
-Importing the package registers the LUAB model with transformers' Auto classes, so
-``AutoModelForImageClassification.from_pretrained`` and ``pipeline("image-classification")``
-load LUAB checkpoints without ``trust_remote_code``. The factory and the transforms (timm,
-torchvision) load on first use.
+The top level is lazy: ``import luab_hf.byproducts`` or a converter loads neither torch nor
+transformers. The LUAB model registers itself with transformers' Auto classes as soon as
+transformers loads them, so after ``import luab_hf``, ``AutoModelForImageClassification.from_pretrained``
+and ``pipeline("image-classification")`` load LUAB checkpoints without ``trust_remote_code``.
 """
 
 from importlib import import_module
 from typing import Any
 
-from transformers import AutoConfig, AutoModelForImageClassification
-
-from .models.luab import LuabConfig, LuabForImageClassification, LuabImageClassifierOutput
+from . import _auto
 
 __version__ = "0.1.0"
 
-AutoConfig.register("luab", LuabConfig, exist_ok=True)
-AutoModelForImageClassification.register(LuabConfig, LuabForImageClassification, exist_ok=True)
-# save_pretrained then writes `auto_map` and copies the flat modelling files for remote code.
-LuabConfig.register_for_auto_class()
-LuabForImageClassification.register_for_auto_class("AutoModelForImageClassification")
+_auto.install()
 
 _LAZY = {
+    "LuabConfig": ".models.luab",
+    "LuabForImageClassification": ".models.luab",
+    "LuabImageClassifierOutput": ".models.luab",
     "PointTransform": ".transforms",
     "backbone_config": ".models.factory",
     "create_luab_model": ".models.factory",
-    "make_image_processor": ".models.factory",
+    "make_image_processor": ".processing",
 }
 
 
@@ -33,6 +30,10 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
 
 
 __all__ = [

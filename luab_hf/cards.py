@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +20,12 @@ CITATION = """@inproceedings{han2023neglected,
   booktitle={International Conference on Computer Vision (ICCV)},
   year={2023}
 }"""
+
+
+def command_line(program: str, argv: Sequence[str] | None = None) -> str:
+    """The command that reproduces a dataset or model, for its card: ``program`` and the
+    arguments as given (this process's own when ``argv`` is None), quoted for a shell."""
+    return f"{program} {shlex.join(sys.argv[1:] if argv is None else argv)}".rstrip()
 
 
 @dataclass

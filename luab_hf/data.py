@@ -9,25 +9,17 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 
+from .schema import TASKS, TaskSchema, detect_task
 from .transforms import PointTransform
 
-Task = Literal["imagenet-ab", "coco-ab"]
+__all__ = ["LuabBatchTransform", "collate_byproducts", "detect_task", "resample_trace"]
+
 _NAN2 = (math.nan, math.nan)
-
-
-def detect_task(columns: Sequence[str]) -> Task:
-    """Which schema the columns follow."""
-    if "points" in columns and "labels" in columns:
-        return "coco-ab"
-    if "label" in columns:
-        return "imagenet-ab"
-    raise ValueError(f"columns {sorted(columns)} follow neither the ImageNet-AB schema (label, click_point) "
-                     "nor the COCO-AB schema (labels, points)")
 
 
 def resample_trace(trace: Sequence[dict] | None, steps: int) -> np.ndarray:
@@ -68,7 +60,7 @@ class LuabBatchTransform:
     def __init__(
         self,
         transform: PointTransform,
-        task: Task | None = None,
+        task: TaskSchema | str | None = None,
         num_labels: int | None = None,
         targets: Sequence[str] = ("click",),
         trace_steps: int = 8,
@@ -76,7 +68,7 @@ class LuabBatchTransform:
         seed: int | None = None,
     ) -> None:
         self.transform = transform
-        self.task = task
+        self.task = TASKS[task] if isinstance(task, str) else task
         self.num_labels = num_labels
         self.targets = tuple(targets)
         self.trace_steps = trace_steps
@@ -91,46 +83,48 @@ class LuabBatchTransform:
         return zlib.crc32(f"{self.seed}:{self.epoch}:{image_id}".encode())
 
     def __call__(self, batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        task = self.task or detect_task(list(batch))
+        task = self.task or detect_task(batch)
         if "image" not in batch:
             raise ValueError("rows have no 'image' column: load the dataset's 'default' config (with images)")
         out: dict[str, list[Any]] = {}
         for index, image in enumerate(batch["image"]):
             row = {key: values[index] for key, values in batch.items()}
-            convert = self._imagenet if task == "imagenet-ab" else self._coco
+            convert = self._coco if task.multi_label else self._imagenet
             if self.seed is None:
-                example = convert(row, image)
+                example = convert(task, row, image)
             else:
                 with torch.random.fork_rng(devices=[]):
                     # the CPU generator alone: torch.manual_seed would also queue lazy CUDA/XPU seeding,
                     # capturing a stack trace per call
                     torch.default_generator.manual_seed(self._example_seed(row.get("image_id", index)))
-                    example = convert(row, image)
+                    example = convert(task, row, image)
             for key, value in example.items():
                 out.setdefault(key, []).append(value)
         return out
 
     # -- per schema ---------------------------------------------------------------------------
 
-    def _imagenet(self, row: dict[str, Any], image: Any) -> dict[str, Any]:
-        click = row.get("click_point") or _NAN2
-        annotations = row.get("annotations") or []
+    def _imagenet(self, task: TaskSchema, row: dict[str, Any], image: Any) -> dict[str, Any]:
+        columns = task.target_columns
+        click = row.get(columns["click"]) or _NAN2
+        annotations = row.get(columns["mouse_trace"]) or []
         selected = [a for a in annotations if a.get("selected")]
         trace = next((a["mouse_trace"] for a in selected + annotations if a.get("mouse_trace")), None)
         times = [a["estimate_time_ms"] for a in selected if a.get("estimate_time_ms") is not None]
         seconds = _log_seconds(sum(times) / len(times)) if times else math.nan
         example = self._geometry(image, np.asarray([click], dtype=np.float32), trace, seconds)
-        example["labels"] = int(row["label"])
+        example["labels"] = int(row[task.label_column])
         return example
 
-    def _coco(self, row: dict[str, Any], image: Any) -> dict[str, Any]:
+    def _coco(self, task: TaskSchema, row: dict[str, Any], image: Any) -> dict[str, Any]:
         classes = self.num_labels or 80
+        columns = task.target_columns
         points = np.full((classes, 2), np.nan, dtype=np.float32)
-        for point in row.get("points") or []:
+        for point in row.get(columns["click"]) or []:
             points[point["category"]] = (point["x"], point["y"])
-        example = self._geometry(image, points, row.get("mouse_trace"), _log_seconds(row.get("time_spent_ms")))
+        example = self._geometry(image, points, row.get(columns["mouse_trace"]), _log_seconds(row.get(columns["time"])))
         labels = torch.zeros(classes, dtype=torch.float32)
-        labels[list(row.get("labels") or [])] = 1.0
+        labels[list(row.get(task.label_column) or [])] = 1.0
         if self.drop_labels_outside_crop:
             left_crop = torch.from_numpy(np.isfinite(points).all(1)) & ~example["points_valid"]
             labels[left_crop] = 0.0

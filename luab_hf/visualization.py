@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .schema import detect_task
+
 Point = Sequence[float]
 
 CLICK_COLOUR = (255, 64, 64)
@@ -72,16 +74,11 @@ def draw_byproducts(
 
 def draw_row(row: dict[str, Any], scale: int = 1) -> Image.Image:
     """Every click and mouse trace of one ImageNet-AB or COCO-AB row (with its ``image``)."""
-    if "annotations" in row:  # ImageNet-AB
-        clicks = [c for c in row.get("clicks") or []]
-        traces = [[(p["x"], p["y"]) for p in a.get("mouse_trace") or []] for a in row.get("annotations") or []]
-    else:  # COCO-AB
-        clicks = [(p["x"], p["y"]) for p in row.get("points") or []]
-        traces = [[(p["x"], p["y"]) for p in row.get("mouse_trace") or []]]
+    task = detect_task(row)
     canvas = draw_byproducts(row["image"], scale=scale)
-    for trace in traces:
+    for trace in task.traces(row):
         canvas = draw_byproducts(canvas, trace=trace)
-    return draw_byproducts(canvas, clicks=clicks)
+    return draw_byproducts(canvas, clicks=task.clicks(row))
 
 
 def image_grid(images: Sequence[Image.Image], columns: int, pad: int = 4,

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from dataset_scripts import coco_ab, imagenet_ab, synthetic
+from luab_hf.convert import coco_ab, imagenet_ab, synthetic
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ import pytest
 import torch
 from datasets import load_dataset
 
-from dataset_scripts import coco_ab, imagenet_ab
+from luab_hf.convert import coco_ab, imagenet_ab
+from luab_hf.labels import COCO_CATEGORY_NAMES_91
 
 
 def _tables(folder: Path, config: str) -> dict[str, object]:
@@ -107,7 +108,7 @@ def test_coco_end_to_end_with_images_labels_and_eval(coco_release, tmp_path):
         expected.setdefault(a["image_id"], set()).add(a["category_id"])
     names = ds["train"].features["labels"].feature.names
     for row in ds["train"]:
-        ids = {coco_ab.COCO_CATEGORY_NAMES_91.index(names[i]) + 1 for i in row["labels"]}
+        ids = {COCO_CATEGORY_NAMES_91.index(names[i]) + 1 for i in row["labels"]}
         assert ids == expected[row["image_id"]]
         assert row["image"].size == (64, 64) and row["points"]
         assert {p["category"] for p in row["points"]} <= set(row["labels"])

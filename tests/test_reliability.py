@@ -15,8 +15,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from dataset_scripts import imagenet_ab, synthetic
 from luab_hf.byproducts import ByproductError, parse_imagenet_ab_xml
+from luab_hf.convert import imagenet_ab, synthetic
 from tests.corpus import BILLION_LAUGHS, CASES, clean_releases, run_case
 
 REPO = Path(__file__).resolve().parent.parent
@@ -109,10 +109,9 @@ def test_sigkill_during_conversion_leaves_nothing_and_a_rerun_succeeds(tmp_path)
 def test_disk_full_during_conversion_is_a_clear_error(imagenet_release, tmp_path):
     script = f"""
 import resource, signal, sys
-sys.path.insert(0, {str(REPO)!r})
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))  # files above 20 kB fail: a full disk
-from dataset_scripts import imagenet_ab
+from luab_hf.convert import imagenet_ab
 sys.exit(imagenet_ab.main(["--xml", {str(imagenet_release)!r}, "--images", {str(imagenet_release)!r},
                            "--label-set", "present", "--output", {str(tmp_path / 'out')!r}, "--num-workers", "1"]))
 """
@@ -127,7 +126,7 @@ def test_unwritable_output_location_is_a_clear_error(imagenet_release, small_dat
     blocker.write_text("not a folder")
     assert imagenet_ab.main(["--xml", str(imagenet_release), "--output", str(blocker / "out"), "--label-set", "present"]) == 1
     assert "cannot write the output here" in capsys.readouterr().err
-    from training import train
+    from luab_hf import trainer as train
 
     code = train.main(["--dataset_name", str(small_dataset), "--backbone", "vit-micro", "--image_size", "32",
                        "--max_train_steps", "1", "--eval_splits", "", "--report_to", "none",

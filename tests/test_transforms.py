@@ -10,7 +10,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from luab_hf.data import LuabBatchTransform, collate_byproducts, detect_task, resample_trace
-from luab_hf.models.factory import make_image_processor
+from luab_hf.processing import make_image_processor
 from luab_hf.transforms import PointTransform
 
 
@@ -127,6 +127,6 @@ def test_batch_transform_coco_rows_and_label_drop():
         dropped = LuabBatchTransform(crop, num_labels=80, drop_labels_outside_crop=True)(rows)
         valid, labels = dropped["points_valid"][0], dropped["labels"][0]
         assert labels[0] == float(valid[0]) and labels[5] == float(valid[5])
-    assert detect_task(list(rows)) == "coco-ab"
+    assert detect_task(list(rows)).name == "coco-ab"
     with pytest.raises(ValueError, match="neither"):
         detect_task(["image", "caption"])

@@ -27,13 +27,10 @@ import sys
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import torch
 from datasets import load_dataset
 
-from dataset_scripts import imagenet_ab, synthetic
+from luab_hf.convert import imagenet_ab, synthetic
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = ("baseline", "luab")

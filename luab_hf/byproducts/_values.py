@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypedDict
 
 from ._errors import ByproductError
 
@@ -55,3 +55,32 @@ def to_bool(value: Any, source: str, field: str) -> bool:
     if text in ("false", "0"):
         return False
     raise ByproductError(source, f"{field} is {value!r}, expected True or False")
+
+
+class TracePoint(TypedDict):
+    """One mouse-trace sample of either release: when, and where the pointer was."""
+
+    time_ms: float
+    x: float
+    y: float
+
+
+def to_trace_point(time: Any, x: Any, y: Any, source: str, names: tuple[str, str, str]) -> TracePoint:
+    """A mouse-trace sample from its raw values (``None`` when missing); ``names`` name the three
+    fields in errors. The pointer may leave the image, so x and y are finite but not bounded.
+
+    Traces are most of a record's values, so the common case takes a fast path; any doubt falls
+    back to the checked conversions, which name what is wrong.
+    """
+    if not (isinstance(time, bool) or isinstance(x, bool) or isinstance(y, bool)):
+        try:
+            time_ms, fx, fy = float(time), float(x), float(y)
+            if time_ms >= 0 and math.isfinite(time_ms) and math.isfinite(fx) and math.isfinite(fy):
+                return TracePoint(time_ms=time_ms, x=fx, y=fy)
+        except (TypeError, ValueError):
+            pass
+    for value, name in zip((time, x, y), names):
+        if value is None:
+            raise ByproductError(source, f"missing {name}")
+    return TracePoint(time_ms=to_time(time, source, names[0]), x=to_float(x, source, names[1]),
+                      y=to_float(y, source, names[2]))

@@ -17,7 +17,7 @@ import ijson
 
 from ..labels import COCO_CLASS_INDEX
 from ._errors import ByproductError
-from ._values import to_bool, to_float, to_int, to_time, to_unit
+from ._values import TracePoint, to_bool, to_int, to_time, to_trace_point, to_unit
 
 #: ``final``: replay add/move/remove in time order (the icons as the worker left them).
 #: ``add-only``: the published loader's reading (only ``add``; a later add of a category wins).
@@ -49,12 +49,6 @@ class CategoryClick(TypedDict):
     category_name: str
     time_ms: float
     using_keyboard: bool | None
-
-
-class TracePoint(TypedDict):
-    time_ms: float
-    x: float
-    y: float
 
 
 class CocoABRecord(TypedDict):
@@ -213,12 +207,7 @@ def _category_click(entry: Any, source: str) -> CategoryClick:
 
 def _trace_point(entry: Any, source: str) -> TracePoint:
     entry = _object(entry, source)
-    return TracePoint(
-        time_ms=to_time(_field(entry, "timeAt", source), source, "timeAt"),
-        # The pointer may leave the image, so a trace point is finite but not bounded.
-        x=to_float(_field(entry, "x", source), source, "x"),
-        y=to_float(_field(entry, "y", source), source, "y"),
-    )
+    return to_trace_point(entry.get("timeAt"), entry.get("x"), entry.get("y"), source, ("timeAt", "x", "y"))
 
 
 def iter_coco_ab_json(path: str | os.PathLike) -> Iterator[tuple[str, Any]]:

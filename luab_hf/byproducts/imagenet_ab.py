@@ -8,7 +8,6 @@ anything else is kept, as JSON, in a ``raw`` column rather than dropped.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import tarfile
@@ -18,8 +17,9 @@ from typing import Any, TypedDict
 
 from lxml import etree
 
+from ..schema import IMAGE_SUFFIXES
 from ._errors import ByproductError
-from ._values import to_bool, to_float, to_int, to_time, to_unit
+from ._values import TracePoint, to_bool, to_float, to_int, to_time, to_trace_point, to_unit
 
 
 class Click(TypedDict):
@@ -31,12 +31,6 @@ class Click(TypedDict):
 class Hover(TypedDict):
     action: str
     time_ms: float
-
-
-class TracePoint(TypedDict):
-    time_ms: float
-    x: float
-    y: float
 
 
 class Annotation(TypedDict):
@@ -87,7 +81,6 @@ _PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True
 )
 _IMAGE_ID = re.compile(r"^(n\d{8})_(\d+)$")
-_IMAGE_SUFFIXES = (".JPEG", ".jpeg", ".jpg", ".JPG", ".xml")
 
 
 def parse_imagenet_ab_xml(xml: bytes | str | os.PathLike, source: str | None = None) -> ImageNetABRecord:
@@ -203,12 +196,11 @@ def _read_annotation(root: etree._Element, source: str) -> ImageNetABRecord:
 
 
 def _image_id(filename: str | None, source: str) -> str:
+    """The image id of a ``<filename>``: the name less an image or ``.xml`` suffix."""
     if not filename:
         raise ByproductError(source, "missing <filename>")
-    for suffix in _IMAGE_SUFFIXES:
-        if filename.endswith(suffix):
-            return filename[: -len(suffix)]
-    return filename
+    stem, suffix = os.path.splitext(filename)
+    return stem if suffix.lower() in IMAGE_SUFFIXES or suffix == ".xml" else filename
 
 
 def _read_object(element: etree._Element, source: str) -> BoundingObject:
@@ -239,24 +231,12 @@ _METADATA_SIZES = {
 }
 
 
+_TRACE_FIELDS = ("mouseTracking/time", "mouseTracking/x", "mouseTracking/y")
+
+
 def _trace_point(element: etree._Element, source: str) -> TracePoint:
-    """One mouse-trace sample. The common case takes a fast path (tens of them per file); any
-    doubt falls back to the checked conversions, which name what is wrong."""
     point = {child.tag: child.text for child in element}
-    try:
-        time_ms, x, y = float(point["time"]), float(point["x"]), float(point["y"])
-        if time_ms >= 0 and math.isfinite(time_ms) and math.isfinite(x) and math.isfinite(y):
-            return TracePoint(time_ms=time_ms, x=x, y=y)
-    except (KeyError, TypeError, ValueError):
-        pass
-    point = {key: (value or "").strip() for key, value in point.items()}
-    tag = "mouseTracking"
-    return TracePoint(
-        time_ms=to_time(_required(point, "time", source, tag), source, "mouseTracking/time"),
-        # The pointer may leave the image, so a trace point is finite but not bounded.
-        x=to_float(_required(point, "x", source, tag), source, "mouseTracking/x"),
-        y=to_float(_required(point, "y", source, tag), source, "mouseTracking/y"),
-    )
+    return to_trace_point(point.get("time"), point.get("x"), point.get("y"), source, _TRACE_FIELDS)
 
 
 def _read_metadata(element: etree._Element, source: str) -> Annotation:

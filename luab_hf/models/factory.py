@@ -15,14 +15,12 @@ from safetensors.torch import load_file
 from transformers import (
     AutoConfig,
     AutoModel,
-    BitImageProcessor,
     PreTrainedConfig,
     ResNetConfig,
     TimmWrapperConfig,
     ViTConfig,
 )
 
-from ..transforms import IMAGENET_MEAN, IMAGENET_STD
 from .luab import LuabConfig, LuabForImageClassification
 
 
@@ -131,13 +129,3 @@ def load_timm_weights(model: LuabForImageClassification, path: str | os.PathLike
     if missing or result.unexpected_keys:
         raise ValueError(f"{path}: does not fit {model.config.backbone_config.architecture} "
                          f"(missing {missing[:5]}, unexpected {result.unexpected_keys[:5]})")
-
-
-def make_image_processor(size: int = 224, crop_pct: float = 0.875, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> BitImageProcessor:
-    """The processor saved with a checkpoint, so ``pipeline`` preprocesses like evaluation did:
-    resize the short side to ``size / crop_pct``, centre-crop ``size``, normalise."""
-    return BitImageProcessor(
-        do_resize=True, size={"shortest_edge": int(round(size / crop_pct))},
-        do_center_crop=True, crop_size={"height": size, "width": size},
-        do_normalize=True, image_mean=list(mean), image_std=list(std), do_convert_rgb=True,
-    )

@@ -1,4 +1,4 @@
-"""Command-line arguments of ``training/train.py``, parsed with ``HfArgumentParser``.
+"""Command-line arguments of ``luab-train`` (``training/train.py``), parsed with ``HfArgumentParser``.
 
 Flags follow transformers' ``run_image_classification_no_trainer.py`` where one exists, plus
 LUAB's own. A YAML or JSON file given as the first argument supplies defaults that later flags
@@ -17,7 +17,7 @@ from transformers import HfArgumentParser
 
 @dataclass
 class DataArguments:
-    dataset_name: str = field(metadata={"help": "A dataset folder made by dataset_scripts/, or a Hub repo id."})
+    dataset_name: str = field(metadata={"help": "A dataset folder made by luab-convert, or a Hub repo id."})
     dataset_config: str | None = field(default=None, metadata={"help": "Config name; default: the dataset's default (with images)."})
     train_split: str = field(default="train")
     eval_splits: str = field(default="validation", metadata={"help": "Comma-separated splits to evaluate on; '' for none."})
@@ -75,6 +75,10 @@ class TrainingArguments:
 
 
 ARGUMENT_CLASSES = (DataArguments, ModelArguments, TrainingArguments)
+
+
+class SetupError(Exception):
+    """A problem found before training starts; the message says what to change."""
 
 
 def parse_args(argv: list[str] | None) -> tuple[DataArguments, ModelArguments, TrainingArguments]:

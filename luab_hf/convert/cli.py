@@ -1,0 +1,72 @@
+"""``luab-convert``: the command line of the converters, and the flags they share."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from importlib import import_module
+from pathlib import Path
+
+from .pool import default_workers
+from .records import ConversionError
+
+#: ``luab-convert <command>`` -> the module whose ``build_parser``/``main`` it runs.
+COMMANDS = {
+    "imagenet-ab": "luab_hf.convert.imagenet_ab",
+    "coco-ab": "luab_hf.convert.coco_ab",
+    "synthetic": "luab_hf.convert.synthetic",
+}
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags every converter shares: where the output goes and how bad records are handled."""
+    parser.add_argument("--output", required=True, type=Path, help="the dataset folder to write")
+    parser.add_argument("--skip-invalid", action="store_true",
+                        help="skip and count bad records (skipped.jsonl and the card) instead of stopping")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
+    parser.add_argument("--num-workers", type=int, default=default_workers(), help="parser processes")
+    parser.add_argument("--shard-size", type=int, default=100_000, help="rows per Parquet shard at most")
+    parser.add_argument("--push-to-hub", metavar="ORG/NAME", help="upload the finished folder as a dataset repo")
+
+
+def parse_named_paths(values: list[str] | None, flag: str, folders: bool = True) -> dict[str, Path]:
+    """Repeated ``NAME=PATH`` flags (``--eval-split``, ``--eval-instances``) as a mapping, checked
+    up front: well formed, names unique and not ``train``, paths existing folders (or files)."""
+    paths: dict[str, Path] = {}
+    for value in values or []:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise ConversionError(f"{flag} {value!r}: expected NAME={'DIR' if folders else 'FILE'}")
+        if name == "train" or name in paths:
+            raise ConversionError(f"{flag} {value!r}: split name {name!r} is already used")
+        if not (Path(path).is_dir() if folders else Path(path).is_file()):
+            raise ConversionError(f"{flag} {value!r}: {path} is not a {'folder' if folders else 'file'}")
+        paths[name] = Path(path)
+    return paths
+
+
+def run_cli(parser: argparse.ArgumentParser, convert: Callable[..., Path], argv: list[str] | None) -> int:
+    """Parse, convert, and turn a ConversionError into one line on stderr and exit status 1."""
+    args = parser.parse_args(argv)
+    try:
+        output = convert(args, argv)
+    except ConversionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {output}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``luab-convert imagenet-ab|coco-ab|synthetic ...``: each takes exactly its script's flags."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = argparse.ArgumentParser(
+        prog="luab-convert",
+        description="Convert the annotation-byproduct releases (or write a synthetic one) into Hub-layout datasets.",
+        usage="luab-convert {imagenet-ab,coco-ab,synthetic} ...",
+    )
+    parser.add_argument("command", choices=list(COMMANDS), help="run `luab-convert COMMAND --help` for its flags")
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        parser.parse_args(argv[:1] or ["--help"])
+    return import_module(COMMANDS[argv[0]]).main(argv[1:])

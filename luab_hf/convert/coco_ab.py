@@ -1,0 +1,217 @@
+"""Convert the COCO-AB release (joined with your COCO-2014 train images) into a Hub dataset.
+
+    luab-convert coco-ab --json coco_ab_v1_0.json \\
+        --instances annotations/instances_train2014.json --images /data/coco/train2014 \\
+        --eval-split validation=/data/coco/val2014 \\
+        --eval-instances validation=annotations/instances_val2014.json \\
+        --output COCO-AB [--push-to-hub ORG/COCO-AB]
+
+The JSON is streamed: memory stays flat whatever its size. Points are read as the icons' final
+positions (``--points final``, replaying add/move/remove) or as the published loader read them
+(``--points add-only``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from tqdm.auto import tqdm
+
+from ..byproducts import ByproductError, iter_coco_ab_json, parse_coco_ab_record
+from ..byproducts.coco_ab import POINT_READINGS
+from ..byproducts.coco_instances import Instances, read_instances
+from ..cards import DatasetSummary, command_line
+from ..schema import coco_ab_features
+from .cli import add_output_arguments, parse_named_paths, run_cli
+from .images import list_images, read_image
+from .output import finish, push, staged_output
+from .pool import chunked, current_job, parallel_map
+from .records import ConversionError, SkipLog, write_chunks
+from .shards import SplitWriters, worker_schema
+
+CHUNK = 256
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="luab-convert coco-ab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--json", required=True, type=Path, help="the release's coco_ab_v1_0.json")
+    parser.add_argument("--images", type=Path, help="your COCO train2014 image folder; adds config 'default'")
+    parser.add_argument("--instances", type=Path, help="instances_train2014.json: gives the 80-class 'labels'")
+    parser.add_argument("--points", choices=POINT_READINGS, default="final",
+                        help="'final': icons where the worker left them (add/move/remove replayed in time order); "
+                             "'add-only': the published loader's reading (last add per category wins)")
+    parser.add_argument("--eval-split", action="append", metavar="NAME=DIR",
+                        help="add an image-only split from an image folder (repeatable; needs --eval-instances)")
+    parser.add_argument("--eval-instances", action="append", metavar="NAME=JSON",
+                        help="the COCO instances file that labels --eval-split NAME")
+    add_output_arguments(parser)
+    return parser
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+@dataclass(frozen=True)
+class _Job:
+    reading: str
+    instances: Instances | None
+    images: Path | None
+    schema: pa.Schema
+
+
+def _file_name(image_id: int, instances: Instances | None) -> str:
+    if instances is not None and image_id in instances.file_names:
+        return instances.file_names[image_id]
+    return f"COCO_train2014_{image_id:012d}.jpg"
+
+
+def _join(row: dict, source: str) -> None:
+    """Add labels, file name and image to a row, or raise naming the record."""
+    job: _Job = current_job()
+    image_id = row["image_id"]
+    row["file_name"] = _file_name(image_id, job.instances)
+    if job.instances is not None:
+        if image_id not in job.instances.file_names:
+            raise ByproductError(source, f"image_id {image_id} is not in the --instances file")
+        row["labels"] = sorted(job.instances.labels.get(image_id, ()))
+    if job.images is not None:
+        try:
+            row["image"], _, _ = read_image(job.images / row["file_name"])
+        except ByproductError as error:
+            raise ByproductError(source, f"{error.reason}: {error.source}") from None
+    row["_source"] = source
+
+
+def _convert_record_chunk(chunk: list[tuple[str, Any]]) -> tuple[pa.Table, list[tuple[str, str]], list[str]]:
+    job: _Job = current_job()
+    rows, errors = [], []
+    for source, record in chunk:
+        try:
+            row = parse_coco_ab_record(record, source, job.reading)
+            _join(row, source)
+        except ByproductError as error:
+            errors.append((error.source, error.reason))
+            continue
+        rows.append(row)
+    return pa.Table.from_pylist(rows, schema=job.schema), errors, [source for source, _ in chunk]
+
+
+def _convert_eval_chunk(chunk: list[int]) -> tuple[pa.Table, list[tuple[str, str]], list[str]]:
+    job: _Job = current_job()
+    rows, errors = [], []
+    for image_id in chunk:
+        row = {"image_id": image_id}
+        try:
+            _join(row, str(job.images / _file_name(image_id, job.instances)))
+        except ByproductError as error:
+            errors.append((error.source, error.reason))
+            continue
+        rows.append(row)
+    return pa.Table.from_pylist(rows, schema=job.schema), errors, [str(i) for i in chunk]
+
+
+# --------------------------------------------------------------------------- main side
+
+
+def _instances(path: Path) -> Instances:
+    try:
+        return read_instances(path)
+    except ByproductError as error:
+        raise ConversionError(str(error)) from None
+
+
+def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
+    """Run the conversion described by ``args``; returns the finished output folder."""
+    if not args.json.is_file():
+        raise ConversionError(f"--json {args.json}: no such file")
+    if args.images is not None and not args.images.is_dir():
+        raise ConversionError(f"--images {args.images}: not a folder")
+    eval_splits = parse_named_paths(args.eval_split, "--eval-split")
+    eval_instances = parse_named_paths(args.eval_instances, "--eval-instances", folders=False)
+    if eval_splits and args.images is None:
+        raise ConversionError("--eval-split needs --images: evaluation splits live in the 'default' config with images")
+    for name in eval_splits:
+        if name not in eval_instances:
+            raise ConversionError(f"--eval-split {name}=... needs --eval-instances {name}=JSON for its labels")
+    instances = _instances(args.instances) if args.instances else None
+    with_image = args.images is not None
+    configs = {"byproducts": coco_ab_features(with_image=False)}
+    if with_image:
+        configs["default"] = coco_ab_features(with_image=True)
+    rows: dict[str, dict[str, int]] = {name: {} for name in reversed(configs)}
+    skips = SkipLog(args.skip_invalid)
+    workers = max(1, args.num_workers)
+    schema = worker_schema(configs)
+    notes = []
+
+    with staged_output(args.output, args.overwrite) as staging:
+        job = _Job(args.points, instances, args.images, schema)
+        seen: set[int] = set()
+        writers = SplitWriters(staging, "train", configs, args.shard_size)
+        with tqdm(desc="COCO-AB train", unit=" rec", mininterval=1.0) as bar:
+            try:
+                chunks = chunked(iter_coco_ab_json(args.json), CHUNK)
+                records = write_chunks(parallel_map(_convert_record_chunk, chunks, workers, job),
+                                       writers, skips, seen, bar)
+            except ByproductError as error:
+                raise ConversionError(str(error)) from None
+        for config, count in writers.close().items():
+            rows[config]["train"] = count
+        if with_image:
+            ids = {_file_name(i, instances) for i in seen}
+            unmatched = sum(1 for path in list_images(args.images) if path.name not in ids)
+            if unmatched:
+                notes.append(f"{unmatched} images in the --images folder have no COCO-AB record and are not "
+                             "included (COCO-2014 train has a few more images than the release).")
+
+        for split, folder in eval_splits.items():
+            split_instances = _instances(eval_instances[split])
+            split_job = _Job(args.points, split_instances, folder, schema)
+            split_writers = SplitWriters(staging, split, {"default": configs["default"]}, args.shard_size)
+            image_ids = sorted(split_instances.file_names)
+            with tqdm(total=len(image_ids), desc=f"COCO-AB {split}", unit=" img", mininterval=1.0) as bar:
+                results = parallel_map(_convert_eval_chunk, chunked(image_ids, CHUNK), workers, split_job)
+                records += write_chunks(results, split_writers, skips, set(), bar)
+            rows["default"][split] = split_writers.close()["default"]
+
+        summary = DatasetSummary(
+            name="COCO-AB",
+            description="COCO-2014 train images with the annotation byproducts of their re-annotation: "
+                        "where workers dragged each category icon, the full action log, "
+                        "super-category clicks and mouse traces.",
+            rows=rows,
+            input_records=records,
+            options={"points": args.points, "labels": "from --instances" if instances else "none (no --instances)",
+                     "images joined": "yes" if with_image else "no",
+                     "evaluation splits": ", ".join(eval_splits) or "none"},
+            command=command_line("luab-convert coco-ab", argv),
+            notes=[
+                "One row per record of `coco_ab_v1_0.json`.",
+                "`points`: one entry per category icon, "
+                + ("where the worker finally left it (add/move/remove replayed in time order)."
+                   if args.points == "final" else
+                   "read as the published loader does: only `add` actions, the last add of a category wins."),
+                "`labels`: the image's COCO categories (80-class multi-label) from the instances file.",
+                "Click and icon coordinates must lie in [0, 1]; mouse-trace points are finite but may "
+                "leave [0, 1] (the pointer left the image). Unknown record keys are kept in `raw`.",
+                *notes,
+            ],
+        )
+        finish(staging, summary, skips, configs)
+    push(args.output, args.push_to_hub)
+    return args.output
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(build_parser(), convert, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

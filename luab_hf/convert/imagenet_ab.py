@@ -1,0 +1,224 @@
+"""Convert the ImageNet-AB release (joined with your ImageNet train images) into a Hub dataset.
+
+    luab-convert imagenet-ab --xml imagenet_ab_v1_0.tar.gz \\
+        --images /data/imagenet/train --eval-split validation=/data/imagenet/val \\
+        --output ImageNet-AB [--push-to-hub ORG/ImageNet-AB]
+
+The output folder is laid out like a Hub dataset repo: ``load_dataset(folder)`` gives rows with
+images (config ``default``, when ``--images`` is given), ``load_dataset(folder, "byproducts")``
+the byproducts alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+from tqdm.auto import tqdm
+
+from ..byproducts import ByproductError, iter_imagenet_ab_sources, parse_imagenet_ab_xml
+from ..cards import DatasetSummary, command_line
+from ..labels import imagenet_classes, imagenet_name
+from ..schema import imagenet_ab_features
+from .cli import add_output_arguments, parse_named_paths, run_cli
+from .images import find_image, list_images, read_image
+from .output import finish, push, staged_output
+from .pool import chunked, current_job, parallel_map
+from .records import ConversionError, SkipLog, write_chunks
+from .shards import SplitWriters, worker_schema
+
+LABEL_SETS = ("imagenet-1k", "present")
+CHUNK = 256
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="luab-convert imagenet-ab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--xml", required=True, type=Path,
+                        help="the release tarball (read directly), a folder holding train_xml/, or train_xml/ itself")
+    parser.add_argument("--images", type=Path,
+                        help="your ImageNet train/<wnid>/*.JPEG tree (or its parent); adds config 'default'")
+    parser.add_argument("--eval-split", action="append", metavar="NAME=DIR",
+                        help="add an image-only split from a <wnid>/*.JPEG tree (repeatable; needs --images)")
+    parser.add_argument("--label-set", choices=LABEL_SETS, default="imagenet-1k",
+                        help="'imagenet-1k': the 1000 classes in sorted-wnid order; 'present': only the wnids in the input")
+    add_output_arguments(parser)
+    return parser
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+@dataclass(frozen=True)
+class _Job:
+    label_of: dict[str, int]
+    images: Path | None
+    schema: pa.Schema
+
+
+def _label(wnid: str, source: str) -> int:
+    label = current_job().label_of.get(wnid)
+    if label is None:
+        raise ByproductError(source, f"class {wnid!r} is not in the label set (see --label-set)")
+    return label
+
+
+def _convert_xml_chunk(chunk: list[tuple[str, bytes | Path]]) -> tuple[pa.Table, list[tuple[str, str]], list[str]]:
+    """Parse XML files (and read their images) into one Arrow table, plus the bad ones."""
+    job: _Job = current_job()
+    rows, errors = [], []
+    names = [name for name, _ in chunk]
+    for name, data in chunk:
+        try:
+            row = parse_imagenet_ab_xml(data, source=name)
+            if row["image_id"] != Path(name).stem:
+                raise ByproductError(name, f"<filename> {row['image_id']!r} does not match the file name")
+            row["label"] = _label(row["wnid"], name)
+            row["_source"] = name
+            if job.images is not None:
+                path = find_image(job.images / row["wnid"], row["image_id"])
+                try:
+                    row["image"], row["width"], row["height"] = read_image(path)
+                except ByproductError as error:
+                    raise ByproductError(name, f"{error.reason}: {error.source}") from None
+        except ByproductError as error:
+            errors.append((error.source, error.reason))
+            continue
+        rows.append(row)
+    return pa.Table.from_pylist(rows, schema=job.schema), errors, names
+
+
+def _convert_image_chunk(chunk: list[tuple[str, Path]]) -> tuple[pa.Table, list[tuple[str, str]], list[str]]:
+    """Image-only rows for an evaluation split: byproduct columns stay null."""
+    rows, errors = [], []
+    for wnid, path in chunk:
+        try:
+            image, width, height = read_image(path)
+            rows.append({"image_id": path.stem, "image": image, "label": _label(wnid, str(path)),
+                         "wnid": wnid, "width": width, "height": height, "_source": str(path)})
+        except ByproductError as error:
+            errors.append((error.source, error.reason))
+    return pa.Table.from_pylist(rows, schema=current_job().schema), errors, [str(p) for _, p in chunk]
+
+
+# --------------------------------------------------------------------------- main side
+
+
+def _class_folders(root: Path) -> list[Path]:
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    if not folders:
+        raise ConversionError(f"{root}: expected class folders <wnid>/ holding images")
+    return folders
+
+
+def _images_root(images: Path | None) -> Path | None:
+    if images is None:
+        return None
+    if not images.is_dir():
+        raise ConversionError(f"--images {images}: not a folder")
+    return images / "train" if (images / "train").is_dir() else images
+
+
+def _present_wnids(xml: Path) -> list[str]:
+    """The classes in the input, for ``--label-set present``."""
+    if xml.is_dir():
+        root = xml / "train_xml" if (xml / "train_xml").is_dir() else xml
+        return sorted(p.name for p in root.iterdir() if p.is_dir())
+    try:
+        with tarfile.open(xml, mode="r|*") as tar:
+            return sorted({Path(m.name).parent.name for m in tar if m.isfile() and m.name.endswith(".xml")})
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise ConversionError(f"{xml}: unreadable or truncated tarball ({error})") from None
+
+
+def _label_set(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    if args.label_set == "imagenet-1k":
+        wnids, names = imagenet_classes()
+        return list(wnids), list(names)
+    wnids = _present_wnids(args.xml)
+    return wnids, [imagenet_name(w) for w in wnids]
+
+
+def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
+    """Run the conversion described by ``args``; returns the finished output folder."""
+    images = _images_root(args.images)
+    eval_splits = parse_named_paths(args.eval_split, "--eval-split")
+    if eval_splits and images is None:
+        raise ConversionError("--eval-split needs --images: evaluation splits live in the 'default' config with images")
+    if not args.xml.exists():
+        raise ConversionError(f"--xml {args.xml}: no such file or folder")
+    wnids, class_names = _label_set(args)
+    label_of = {wnid: index for index, wnid in enumerate(wnids)}
+    skips = SkipLog(args.skip_invalid)
+    rows: dict[str, dict[str, int]] = {"default": {}, "byproducts": {}} if images else {"byproducts": {}}
+    workers = max(1, args.num_workers)
+
+    with staged_output(args.output, args.overwrite) as staging:
+        configs = {"byproducts": imagenet_ab_features(class_names, with_image=False)}
+        if images is not None:
+            configs["default"] = imagenet_ab_features(class_names, with_image=True)
+        job = _Job(label_of, images, worker_schema(configs))
+        seen: set[str] = set()
+        writers = SplitWriters(staging, "train", configs, args.shard_size)
+        with tqdm(desc="ImageNet-AB train", unit=" xml", mininterval=1.0) as bar:
+            try:
+                chunks = chunked(iter_imagenet_ab_sources(args.xml), CHUNK)
+                results = parallel_map(_convert_xml_chunk, chunks, workers, job)
+                records = write_chunks(results, writers, skips, seen, bar)
+            except ByproductError as error:
+                raise ConversionError(str(error)) from None
+        if images is not None:
+            named = {Path(source).stem for source, _ in skips.entries} | seen
+            for folder in _class_folders(images):
+                for path in list_images(folder):
+                    if path.stem not in named:
+                        records += 1
+                        skips.add(str(path), "image without XML: the release has no byproducts for it")
+        for split, count in writers.close().items():
+            rows[split]["train"] = count
+
+        for split, folder in eval_splits.items():
+            files = [(f.name, p) for f in _class_folders(folder) for p in list_images(f)]
+            split_writers = SplitWriters(staging, split, {"default": configs["default"]}, args.shard_size)
+            with tqdm(total=len(files), desc=f"ImageNet-AB {split}", unit=" img", mininterval=1.0) as bar:
+                results = parallel_map(_convert_image_chunk, chunked(files, CHUNK), workers, job)
+                records += write_chunks(results, split_writers, skips, set(), bar)
+            rows["default"][split] = split_writers.close()["default"]
+
+        summary = DatasetSummary(
+            name="ImageNet-AB",
+            description="ImageNet-1K train images with the annotation byproducts of their labelling "
+                        "sessions: selection clicks, hover events and mouse traces.",
+            rows=rows,
+            input_records=records,
+            options={"label set": f"{args.label_set} ({len(wnids)} classes)",
+                     "images joined": "yes" if images else "no",
+                     "evaluation splits": ", ".join(eval_splits) or "none"},
+            command=command_line("luab-convert imagenet-ab", argv),
+            notes=[
+                "One row per XML file of the release (`train_xml/<wnid>/<wnid>_<n>.xml`).",
+                "`click_point` is the mean of all selected clicks across the file's `<metadata>` "
+                "blocks (the published LUAB target); null when no worker selected the image.",
+                "`annotations` keeps every `<metadata>` block; elements the parser does not know "
+                "are kept as JSON in `raw` columns.",
+                "Mouse-trace points are finite but may leave [0, 1] (the pointer left the image); "
+                "click coordinates must lie in [0, 1].",
+                "Rows follow the input order (a folder is read in sorted path order).",
+            ],
+        )
+        finish(staging, summary, skips, configs)
+    push(args.output, args.push_to_hub)
+    return args.output
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(build_parser(), convert, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Stage, then rename into place: the one way luab-hf writes a folder a reader may look at.
+
+Conversions and training checkpoints both write into a hidden sibling of the final folder and
+rename it into place only once complete, so a crash, a kill or a full disk never leaves a
+half-written folder where a reader (``load_dataset``, ``--resume_from_checkpoint latest``) would
+find it. Staging folders whose process is gone are removed by the next writer.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+__all__ = ["publish", "remove_stale_staging", "staging_path"]
+
+
+def staging_path(final: Path, owner: int | str | None = None) -> Path:
+    """The hidden sibling that becomes ``final``. ``owner`` is the writing process (default:
+    this one); the ranks of a distributed run pass one shared name."""
+    final = Path(final)
+    return final.with_name(f".{final.name}.tmp-{os.getpid() if owner is None else owner}")
+
+
+def remove_stale_staging(final: Path) -> None:
+    """Remove staging folders of ``final`` left by processes that no longer run."""
+    final = Path(final)
+    if not final.parent.is_dir():
+        return
+    for leftover in final.parent.glob(f".{final.name}.tmp-*"):
+        pid = leftover.name.removeprefix(f".{final.name}.tmp-")
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def publish(staging: Path, final: Path, replace: bool) -> None:
+    """Rename the complete ``staging`` folder to ``final``.
+
+    With ``replace``, an existing ``final`` is first renamed aside and removed only after the new
+    folder is in place, so at every moment one complete folder (old or new) is there; without
+    it, an existing ``final`` raises ``FileExistsError``.
+    """
+    staging, final = Path(staging), Path(final)
+    if not final.exists():
+        staging.rename(final)
+        return
+    if not replace:
+        raise FileExistsError(final)
+    retired = final.with_name(f".{final.name}.old-{os.getpid()}")
+    final.rename(retired)
+    staging.rename(final)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

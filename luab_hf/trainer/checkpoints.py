@@ -1,0 +1,72 @@
+"""Run folders and checkpoints: where a run writes, and resuming it exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from accelerate import Accelerator
+
+from ..staging import publish, staging_path
+from .args import SetupError, TrainingArguments
+
+CHECKPOINT_META = "luab_checkpoint.json"
+
+
+def list_checkpoints(output_dir: Path) -> list[Path]:
+    folder = output_dir / "checkpoints"
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.name.startswith("step_") and (p / CHECKPOINT_META).is_file())
+
+
+def resolve_checkpoint(args: TrainingArguments) -> Path | None:
+    if args.resume_from_checkpoint is None:
+        return None
+    if args.resume_from_checkpoint == "latest":
+        found = list_checkpoints(Path(args.output_dir))
+        if not found:
+            raise SetupError(f"--resume_from_checkpoint latest: no complete checkpoint in {args.output_dir}/checkpoints")
+        return found[-1]
+    path = Path(args.resume_from_checkpoint)
+    if not path.is_dir():
+        raise SetupError(f"--resume_from_checkpoint {path}: no such folder")
+    if not (path / CHECKPOINT_META).is_file():
+        raise SetupError(f"--resume_from_checkpoint {path}: not a checkpoint of this script (no {CHECKPOINT_META})")
+    return path
+
+
+def check_output_dir(args: TrainingArguments, checkpoint: Path | None) -> None:
+    output = Path(args.output_dir)
+    existing = output
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise SetupError(f"--output_dir {output}: cannot write there ({existing} is not a writable folder)")
+    if not output.exists() or not any(output.iterdir()):
+        return
+    if args.overwrite_output_dir:
+        return
+    if checkpoint is not None and output.resolve() in checkpoint.resolve().parents:
+        return
+    raise SetupError(f"--output_dir {output} already holds another run; pass --overwrite_output_dir to replace it, "
+                     "--resume_from_checkpoint latest to continue it, or choose another folder")
+
+
+def save_checkpoint(accelerator: Accelerator, output_dir: Path, step: int, epoch: int, signature: dict) -> Path:
+    """``accelerator.save_state`` into a staging folder that every rank shares, published once
+    complete, so a crash never leaves a half-written checkpoint where ``latest`` would find it."""
+    final = output_dir / "checkpoints" / f"step_{step:08d}"
+    staging = staging_path(final, owner="ranks")
+    if accelerator.is_main_process:
+        shutil.rmtree(staging, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(staging))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        (staging / CHECKPOINT_META).write_text(json.dumps({"step": step, "epoch": epoch, "signature": signature}))
+        publish(staging, final, replace=True)
+    accelerator.wait_for_everyone()
+    return final

@@ -1,0 +1,93 @@
+"""A run's data: the splits, checked against the targets, and their loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import datasets
+from accelerate import Accelerator
+from datasets import load_dataset
+from datasets.distributed import split_dataset_by_node
+from torch.utils.data import DataLoader
+
+from ..data import LuabBatchTransform, collate_byproducts
+from ..schema import TaskSchema, detect_task
+from ..transforms import PointTransform
+from .args import DataArguments, ModelArguments, SetupError, TrainingArguments
+
+#: The split ``--train_val_split`` holds out of train; it keeps the byproducts, so point error
+#: and attention alignment can be measured on it.
+HOLDOUT = "train_holdout"
+
+
+@dataclass
+class RunData:
+    """The splits of one run and what their schema says."""
+
+    train: Any
+    evals: dict[str, Any]
+    task: TaskSchema
+    id2label: dict[int, str]
+
+
+def load_data(data_args: DataArguments, targets: list[str]) -> RunData:
+    """Load the train and evaluation splits and check they hold what ``targets`` need."""
+    eval_names = [n.strip() for n in data_args.eval_splits.split(",") if n.strip() and n.strip() != HOLDOUT]
+    try:
+        loaded = load_dataset(data_args.dataset_name, data_args.dataset_config, streaming=data_args.streaming)
+        eval_source = loaded if not data_args.streaming else (
+            load_dataset(data_args.dataset_name, data_args.dataset_config) if eval_names else {})
+    except (FileNotFoundError, ValueError, datasets.exceptions.DatasetNotFoundError) as error:
+        raise SetupError(f"--dataset_name {data_args.dataset_name!r} (config {data_args.dataset_config!r}): "
+                         f"cannot load it ({error})") from None
+    for name in [data_args.train_split, *eval_names]:
+        if name not in loaded:
+            raise SetupError(f"unknown split {name!r}; {data_args.dataset_name} has: {', '.join(loaded)}")
+    train = loaded[data_args.train_split]
+    features = train.features
+    task = detect_task(features)
+    missing = {c: why for c, why in task.required_columns(targets).items() if c not in features}
+    if missing:
+        raise SetupError(f"dataset {data_args.dataset_name} lacks columns: "
+                         + "; ".join(f"{c!r} ({why})" for c, why in missing.items()))
+    id2label = dict(enumerate(task.class_names(features)))
+    return RunData(train, {name: eval_source[name] for name in eval_names}, task, id2label)
+
+
+def make_loaders(data: RunData, data_args: DataArguments, model_args: ModelArguments, args: TrainingArguments,
+                 targets: list[str], accelerator: Accelerator) -> tuple[DataLoader, dict[str, DataLoader], LuabBatchTransform]:
+    """The train loader (with its augmentation, whose epoch the loop sets) and one loader per
+    evaluation split (the checkpoint's evaluation preprocessing)."""
+
+    def batches(transform: PointTransform, seed: int | None = None) -> LuabBatchTransform:
+        return LuabBatchTransform(transform, data.task, len(data.id2label), targets, model_args.trace_steps,
+                                  data_args.drop_labels_outside_crop, seed=seed)
+
+    train_batches = batches(PointTransform.for_training(data_args.image_size, scale=(data_args.min_crop_scale, 1.0)),
+                            seed=args.seed)
+    train = data.train
+    if data_args.max_train_samples is not None:
+        train = train.take(data_args.max_train_samples) if data_args.streaming else \
+            train.select(range(min(data_args.max_train_samples, len(train))))
+    if data_args.train_val_split > 0:
+        if data_args.streaming:
+            raise SetupError("--train_val_split needs a map-style dataset (drop --streaming)")
+        parts = train.train_test_split(test_size=data_args.train_val_split, seed=args.seed)
+        train, data.evals[HOLDOUT] = parts["train"], parts["test"]
+
+    loader_kwargs = {"collate_fn": collate_byproducts, "num_workers": data_args.dataloader_num_workers}
+    if data_args.streaming:
+        stream = split_dataset_by_node(train, accelerator.process_index, accelerator.num_processes)
+        stream = stream.shuffle(seed=args.seed, buffer_size=1000)
+        stream = stream.map(train_batches, batched=True, remove_columns=list(data.train.features))
+        train_loader = DataLoader(stream, batch_size=args.per_device_train_batch_size, **loader_kwargs)
+    else:
+        train.set_transform(train_batches)
+        train_loader = DataLoader(train, batch_size=args.per_device_train_batch_size, shuffle=True, **loader_kwargs)
+    eval_transform = batches(PointTransform.for_eval(data_args.image_size))
+    eval_loaders = {}
+    for name, split in data.evals.items():
+        split.set_transform(eval_transform)
+        eval_loaders[name] = DataLoader(split, batch_size=args.per_device_eval_batch_size, **loader_kwargs)
+    return train_loader, eval_loaders, train_batches

@@ -1,0 +1,212 @@
+"""The LUAB training recipe: ``luab-train`` / ``accelerate launch training/train.py``.
+
+    accelerate launch training/train.py --dataset_name ImageNet-AB --backbone vit-small \\
+        --image_size 224 --byproduct_loss_weight 1.0 --output_dir runs/luab-vit-s
+
+One CPU to many GPUs and nodes: DDP, FSDP, DeepSpeed and multi-node are Accelerate's
+(``accelerate config``). Ends with a ``from_pretrained``-able folder: safetensors weights, the
+remote-code modelling files, the image processor, ``all_results.json`` and a model card. Each
+stage is a function of this package a user can call on its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import shutil
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
+from tqdm.auto import tqdm
+from transformers import get_scheduler
+
+from .args import DataArguments, ModelArguments, SetupError, TrainingArguments, parse_args
+from .checkpoints import CHECKPOINT_META, check_output_dir, resolve_checkpoint, save_checkpoint
+from .data import load_data, make_loaders
+from .evaluation import evaluate
+from .modeling import build_model, byproduct_targets
+from .outputs import save_outputs
+
+RUN_ARGS = "training_args.json"
+
+
+def _signature(model_args: ModelArguments, data_args: DataArguments, targets: list[str], num_labels: int) -> dict:
+    """What makes a checkpoint belong to this run's model."""
+    return {"model": model_args.model_name_or_path or model_args.backbone, "num_labels": num_labels,
+            "byproduct_targets": targets, "image_size": data_args.image_size}
+
+
+def _trackers(report_to: str) -> list[str] | None:
+    names = [n.strip() for n in report_to.split(",") if n.strip()]
+    if names in ([], ["none"]):
+        return None
+    return ["tensorboard", "trackio"] if names == ["all"] else names
+
+
+def make_accelerator(args: TrainingArguments) -> Accelerator:
+    output_dir = Path(args.output_dir)
+    return Accelerator(
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        mixed_precision=args.mixed_precision,
+        log_with=_trackers(args.report_to),
+        project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+    )
+
+
+def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingArguments,
+          argv: list[str]) -> dict[str, float]:
+    """The whole run; returns the final evaluation results."""
+    targets = byproduct_targets(model_args)
+    if data_args.streaming and args.max_train_steps is None:
+        raise SetupError("--streaming needs --max_train_steps (a stream has no length to count epochs by)")
+    checkpoint = resolve_checkpoint(args)
+    check_output_dir(args, checkpoint)
+    output_dir = Path(args.output_dir)
+    data = load_data(data_args, targets)
+    id2label = data.id2label
+    signature = _signature(model_args, data_args, targets, len(id2label))
+    if checkpoint is not None:
+        saved = json.loads((checkpoint / CHECKPOINT_META).read_text())["signature"]
+        if saved != signature:
+            raise SetupError(f"--resume_from_checkpoint {checkpoint}: it belongs to another model ({saved}), "
+                             f"this run builds {signature}")
+
+    accelerator = make_accelerator(args)
+    set_seed(args.seed)
+    if accelerator.is_main_process:
+        if args.overwrite_output_dir and checkpoint is None and output_dir.exists():
+            shutil.rmtree(output_dir)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / RUN_ARGS).write_text(json.dumps(
+            {"data": asdict(data_args), "model": asdict(model_args), "training": asdict(args)}, indent=2))
+    accelerator.wait_for_everyone()
+
+    model = build_model(model_args, data_args, targets, id2label, data.task.multi_label)
+    train_loader, eval_loaders, train_batches = make_loaders(data, data_args, model_args, args, targets, accelerator)
+
+    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=args.learning_rate)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    if not data_args.streaming:
+        train_loader = accelerator.prepare(train_loader)
+    eval_loaders = {name: accelerator.prepare(loader) for name, loader in eval_loaders.items()}
+
+    # steps are counted after sharding: each process sees 1/num_processes of the batches. A stream
+    # has no length: every process passes over its shard as often as needed for max_steps, so all
+    # take the same number of steps even when their shards differ by a few rows (no DDP hang).
+    if data_args.streaming:
+        steps_per_epoch, max_steps, epochs = None, args.max_train_steps, None
+    else:
+        steps_per_epoch = max(1, math.ceil(len(train_loader) / args.gradient_accumulation_steps))
+        max_steps = args.max_train_steps or args.num_train_epochs * steps_per_epoch
+        epochs = math.ceil(max_steps / steps_per_epoch)
+    scheduler = get_scheduler(args.lr_scheduler_type, optimizer,
+                              num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
+                              num_training_steps=max_steps * accelerator.num_processes)
+    scheduler = accelerator.prepare(scheduler)
+
+    config = {k: v for group in (data_args, model_args, args) for k, v in asdict(group).items()
+              if isinstance(v, (int, float, str, bool))}
+    accelerator.init_trackers("luab", config=config)
+
+    completed, start_epoch, skip_batches = 0, 0, 0
+    if checkpoint is not None:
+        accelerator.load_state(str(checkpoint))
+        meta = json.loads((checkpoint / CHECKPOINT_META).read_text())
+        completed = meta["step"]
+        if steps_per_epoch is None:  # a stream restarts at its epoch: resuming is approximate
+            start_epoch = meta["epoch"]
+        else:
+            start_epoch = completed // steps_per_epoch
+            skip_batches = (completed % steps_per_epoch) * args.gradient_accumulation_steps
+        accelerator.print(f"resumed from {checkpoint} at step {completed}")
+
+    every = int(args.checkpointing_steps) if args.checkpointing_steps and args.checkpointing_steps.isdigit() else None
+    progress = tqdm(total=max_steps, initial=completed, disable=not accelerator.is_local_main_process, desc="train")
+    running = torch.zeros(3, device=accelerator.device)  # loss, classification, byproduct
+    running_steps, window_start = 0, time.perf_counter()
+    samples_per_step = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
+    results: dict[str, float] = {}
+    model.train()
+    for epoch in itertools.count(start_epoch) if epochs is None else range(start_epoch, epochs):
+        train_batches.set_epoch(epoch)
+        if hasattr(train_loader, "set_epoch"):
+            train_loader.set_epoch(epoch)
+        loader = train_loader
+        if epoch == start_epoch and skip_batches:
+            loader = accelerator.skip_first_batches(train_loader, skip_batches)
+        for batch in loader:
+            with accelerator.accumulate(model):
+                out = model(**batch)
+                accelerator.backward(out.loss)
+                if accelerator.sync_gradients and args.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            running += torch.stack([out.loss.detach(), out.classification_loss.detach(), out.byproduct_loss.detach()]).float()
+            running_steps += 1
+            if not accelerator.sync_gradients:
+                continue
+            completed += 1
+            progress.update(1)
+            if completed % args.logging_steps == 0 or completed == max_steps:
+                mean = accelerator.reduce(running / running_steps, "mean").tolist()
+                elapsed = time.perf_counter() - window_start
+                accelerator.log({"train/loss": mean[0], "train/classification_loss": mean[1],
+                                 "train/byproduct_loss": mean[2], "train/learning_rate": scheduler.get_last_lr()[0],
+                                 "train/samples_per_second": samples_per_step * running_steps
+                                 / args.gradient_accumulation_steps / max(elapsed, 1e-9)}, step=completed)
+                progress.set_postfix(loss=f"{mean[0]:.4f}")
+                running.zero_()
+                running_steps, window_start = 0, time.perf_counter()
+            if every and completed % every == 0:
+                save_checkpoint(accelerator, output_dir, completed, epoch, signature)
+            if completed >= max_steps:
+                break
+        if args.checkpointing_steps == "epoch":
+            save_checkpoint(accelerator, output_dir, completed, epoch + 1, signature)
+        last = completed >= max_steps or epoch == (epochs or 0) - 1
+        if last or (args.eval_epochs and (epoch + 1) % args.eval_epochs == 0):
+            results = {f"{name}/{metric}": value for name, loader in eval_loaders.items()
+                       for metric, value in evaluate(model, loader, accelerator, data.task.multi_label).items()}
+            if results:
+                accelerator.log(results, step=completed)
+                accelerator.print(f"epoch {epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(results.items())))
+        if completed >= max_steps:
+            break
+    progress.close()
+
+    accelerator.wait_for_everyone()
+    save_outputs(accelerator, model, data_args, model_args, args, targets, results, completed, epoch + 1,
+                 samples_per_step, argv)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    data_args, model_args, args = parse_args(argv)
+    if args.push_to_hub and not args.hub_model_id:
+        print("error: --push_to_hub needs --hub_model_id ORG/NAME", file=sys.stderr)
+        return 2
+    try:
+        train(data_args, model_args, args, argv)
+    except SetupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""What a finished run leaves: the model folder, its results, its card, and the Hub push."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import datasets
+import torch
+from accelerate import Accelerator
+
+from .. import __version__
+from ..cards import TrainingSummary, command_line, model_card
+from ..hub import upload_folder
+from ..processing import make_image_processor
+from .args import DataArguments, ModelArguments, TrainingArguments
+
+
+def versions() -> dict[str, str]:
+    import accelerate
+    import timm
+    import torchvision
+    import transformers
+
+    return {"luab_hf": __version__, "torch": torch.__version__, "torchvision": torchvision.__version__,
+            "transformers": transformers.__version__, "datasets": datasets.__version__,
+            "accelerate": accelerate.__version__, "timm": timm.__version__}
+
+
+def save_outputs(accelerator: Accelerator, model: torch.nn.Module, data_args: DataArguments, model_args: ModelArguments,
+                 args: TrainingArguments, targets: list[str], results: dict[str, float], completed: int, epochs: int,
+                 samples_per_step: int, argv: list[str]) -> None:
+    """On the main process: ``from_pretrained``-able weights, the image processor, ``all_results.json``
+    and a model card in ``output_dir``; then the push, when asked."""
+    if not accelerator.is_main_process:
+        return
+    output_dir = Path(args.output_dir)
+    accelerator.unwrap_model(model).save_pretrained(output_dir, safe_serialization=True)
+    make_image_processor(size=data_args.image_size).save_pretrained(output_dir)
+    all_results = {**results, "train/steps": completed, "train/epochs": epochs}
+    (output_dir / "all_results.json").write_text(json.dumps(all_results, indent=2))
+    summary = TrainingSummary(
+        model_name=args.hub_model_id or output_dir.name, dataset=data_args.dataset_name,
+        dataset_config=data_args.dataset_config, backbone=model_args.model_name_or_path or model_args.backbone,
+        byproduct_loss_weight=model_args.byproduct_loss_weight, byproduct_targets=targets, seed=args.seed,
+        command=command_line(f"accelerate launch --num_processes {accelerator.num_processes} training/train.py", argv),
+        results=results, versions=versions(),
+        hyperparameters={"learning_rate": args.learning_rate, "weight_decay": args.weight_decay,
+                         "train_batch_size": samples_per_step, "steps": completed,
+                         "lr_scheduler_type": args.lr_scheduler_type, "image_size": data_args.image_size,
+                         "byproduct_loss": model_args.byproduct_loss, "mixed_precision": args.mixed_precision},
+    )
+    model_card(summary).save(output_dir / "README.md")
+    if args.push_to_hub:
+        url = upload_folder(output_dir, args.hub_model_id or output_dir.name, "model",
+                            commit_message=f"LUAB training run, step {completed}",
+                            ignore_patterns=["checkpoints/*", "logs/*"])
+        accelerator.print(f"pushed to {url}")
