@@ -15,8 +15,8 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 
 
-def interleaved_medians(functions: dict[str, Callable[[], None]], repeats: int, warmup: int = 1) -> dict[str, float]:
-    """Median seconds of each function, run in turns whose order flips every round (A B B A ...)
+def interleaved_times(functions: dict[str, Callable[[], None]], repeats: int, warmup: int = 1) -> dict[str, list[float]]:
+    """Seconds of each run of each function, in turns whose order flips every round (A B B A ...)
     so drift, and whatever one leaves behind for the next, hits all alike."""
     for _ in range(warmup):
         for function in functions.values():
@@ -28,7 +28,12 @@ def interleaved_medians(functions: dict[str, Callable[[], None]], repeats: int, 
             start = time.perf_counter()
             function()
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return times
+
+
+def interleaved_medians(functions: dict[str, Callable[[], None]], repeats: int, warmup: int = 1) -> dict[str, float]:
+    """Median seconds of each function over :func:`interleaved_times`."""
+    return {name: statistics.median(values) for name, values in interleaved_times(functions, repeats, warmup).items()}
 
 
 def run_with_peak_rss(command: list[str], interval: float = 0.02, **kwargs) -> tuple[float, float]:

@@ -47,6 +47,9 @@ class LuabBatchTransform:
     with multi-hot ``labels``). Use with ``dataset.set_transform(...)`` or ``.map``-free
     streaming via ``IterableDataset.map(..., batched=True)``.
 
+    COCO-AB: when the rows carry labels (converted with ``--instances``), a point of a class the
+    image does not have is not a target (``points_valid`` false), as in the published loader;
+    ``keep_points_of_absent_classes=True`` keeps them.
     ``drop_labels_outside_crop`` reproduces the published COCO loader, which also drops a class
     *label* when its click leaves the random crop. It is off by default: the object may well
     still be in the crop even when the click is not.
@@ -66,6 +69,7 @@ class LuabBatchTransform:
         trace_steps: int = 8,
         drop_labels_outside_crop: bool = False,
         seed: int | None = None,
+        keep_points_of_absent_classes: bool = False,
     ) -> None:
         self.transform = transform
         self.task = TASKS[task] if isinstance(task, str) else task
@@ -73,6 +77,7 @@ class LuabBatchTransform:
         self.targets = tuple(targets)
         self.trace_steps = trace_steps
         self.drop_labels_outside_crop = drop_labels_outside_crop
+        self.keep_points_of_absent_classes = keep_points_of_absent_classes
         self.seed = seed
         self.epoch = 0
 
@@ -90,21 +95,17 @@ class LuabBatchTransform:
         for index, image in enumerate(batch["image"]):
             row = {key: values[index] for key, values in batch.items()}
             convert = self._coco if task.multi_label else self._imagenet
-            if self.seed is None:
-                example = convert(task, row, image)
-            else:
-                with torch.random.fork_rng(devices=[]):
-                    # the CPU generator alone: torch.manual_seed would also queue lazy CUDA/XPU seeding,
-                    # capturing a stack trace per call
-                    torch.default_generator.manual_seed(self._example_seed(row.get("image_id", index)))
-                    example = convert(task, row, image)
+            generator = None
+            if self.seed is not None:  # a generator of its own: the global RNG is never touched
+                generator = torch.Generator().manual_seed(self._example_seed(row.get("image_id", index)))
+            example = convert(task, row, image, generator)
             for key, value in example.items():
                 out.setdefault(key, []).append(value)
         return out
 
     # -- per schema ---------------------------------------------------------------------------
 
-    def _imagenet(self, task: TaskSchema, row: dict[str, Any], image: Any) -> dict[str, Any]:
+    def _imagenet(self, task: TaskSchema, row: dict[str, Any], image: Any, generator: torch.Generator | None) -> dict[str, Any]:
         columns = task.target_columns
         click = row.get(columns["click"]) or _NAN2
         annotations = row.get(columns["mouse_trace"]) or []
@@ -112,17 +113,25 @@ class LuabBatchTransform:
         trace = next((a["mouse_trace"] for a in selected + annotations if a.get("mouse_trace")), None)
         times = [a["estimate_time_ms"] for a in selected if a.get("estimate_time_ms") is not None]
         seconds = _log_seconds(sum(times) / len(times)) if times else math.nan
-        example = self._geometry(image, np.asarray([click], dtype=np.float32), trace, seconds)
+        example = self._geometry(image, np.asarray([click], dtype=np.float64), trace, seconds, generator)
         example["labels"] = int(row[task.label_column])
         return example
 
-    def _coco(self, task: TaskSchema, row: dict[str, Any], image: Any) -> dict[str, Any]:
+    def _coco(self, task: TaskSchema, row: dict[str, Any], image: Any, generator: torch.Generator | None) -> dict[str, Any]:
         classes = self.num_labels or 80
         columns = task.target_columns
         points = np.full((classes, 2), np.nan, dtype=np.float32)
         for point in row.get(columns["click"]) or []:
             points[point["category"]] = (point["x"], point["y"])
-        example = self._geometry(image, points, row.get(columns["mouse_trace"]), _log_seconds(row.get(columns["time"])))
+        present = row.get(task.label_column)
+        if present is not None and not self.keep_points_of_absent_classes:
+            # a click for a class the image's labels lack (a stray icon) is no target, as in the
+            # published loader: training a class's point on an absent class is inconsistent
+            absent = np.ones(classes, bool)
+            absent[list(present)] = False
+            points[absent] = np.nan
+        example = self._geometry(image, points, row.get(columns["mouse_trace"]), _log_seconds(row.get(columns["time"])),
+                                 generator)
         labels = torch.zeros(classes, dtype=torch.float32)
         labels[list(row.get(task.label_column) or [])] = 1.0
         if self.drop_labels_outside_crop:
@@ -131,11 +140,12 @@ class LuabBatchTransform:
         example["labels"] = labels
         return example
 
-    def _geometry(self, image: Any, points: np.ndarray, trace: Sequence[dict] | None, seconds: float) -> dict[str, Any]:
+    def _geometry(self, image: Any, points: np.ndarray, trace: Sequence[dict] | None, seconds: float,
+                  generator: torch.Generator | None) -> dict[str, Any]:
         """Move the click points and the trace through one draw of the random transform."""
         with_trace = "mouse_trace" in self.targets
         resampled = resample_trace(trace, self.trace_steps) if with_trace else np.empty((0, 2), np.float32)
-        out = self.transform(image, torch.from_numpy(np.concatenate([points, resampled])))
+        out = self.transform(image, np.concatenate([points, resampled]), generator=generator)
         k = len(points)
         example = {"pixel_values": out["pixel_values"], "points": out["points"][:k], "points_valid": out["points_valid"][:k]}
         if with_trace:

@@ -6,29 +6,33 @@ import importlib.util
 from functools import cache
 from pathlib import Path
 
-# COCO's 91 category ids, index + 1 = id; "N/A" marks the 11 ids COCO defines but never uses.
+#: COCO's 91 category names, index + 1 = category id (the list the published COCO-AB loader maps
+#: ``iconType`` through). Eleven of them never got annotations: see :data:`COCO_UNUSED_IDS`.
 COCO_CATEGORY_NAMES_91: tuple[str, ...] = (
     "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
-    "traffic light", "fire hydrant", "N/A", "stop sign", "parking meter", "bench", "bird", "cat",
-    "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "N/A", "backpack",
-    "umbrella", "N/A", "N/A", "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard",
+    "traffic light", "fire hydrant", "street sign", "stop sign", "parking meter", "bench", "bird", "cat",
+    "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "hat", "backpack",
+    "umbrella", "shoe", "eye glasses", "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard",
     "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
-    "tennis racket", "bottle", "N/A", "wine glass", "cup", "fork", "knife", "spoon", "bowl",
+    "tennis racket", "bottle", "plate", "wine glass", "cup", "fork", "knife", "spoon", "bowl",
     "banana", "apple", "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut",
-    "cake", "chair", "couch", "potted plant", "bed", "N/A", "dining table", "N/A", "N/A",
-    "toilet", "N/A", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone", "microwave",
-    "oven", "toaster", "sink", "refrigerator", "N/A", "book", "clock", "vase", "scissors",
-    "teddy bear", "hair drier", "toothbrush", "N/A",
+    "cake", "chair", "couch", "potted plant", "bed", "mirror", "dining table", "window", "desk",
+    "toilet", "door", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone", "microwave",
+    "oven", "toaster", "sink", "refrigerator", "blender", "book", "clock", "vase", "scissors",
+    "teddy bear", "hair drier", "toothbrush", "hair brush",
 )  # fmt: skip
+#: The ids COCO defines but never annotated (instances files do not use them).
+COCO_UNUSED_IDS: frozenset[int] = frozenset({12, 26, 29, 30, 45, 66, 68, 69, 71, 83, 91})
 
 #: The 80 classes in COCO-id order; a class index is the position in this tuple.
-COCO_CLASSES: tuple[str, ...] = tuple(name for name in COCO_CATEGORY_NAMES_91 if name != "N/A")
+COCO_CLASSES: tuple[str, ...] = tuple(
+    name for cid, name in enumerate(COCO_CATEGORY_NAMES_91, start=1) if cid not in COCO_UNUSED_IDS)
 COCO_CLASS_INDEX: dict[str, int] = {name: index for index, name in enumerate(COCO_CLASSES)}
 #: COCO category id (1..90) -> class index (0..79).
 COCO_ID_TO_CLASS: dict[int, int] = {
     cid: COCO_CLASS_INDEX[name]
     for cid, name in enumerate(COCO_CATEGORY_NAMES_91, start=1)
-    if name != "N/A"
+    if cid not in COCO_UNUSED_IDS
 }
 
 

@@ -23,9 +23,12 @@ ByproductTarget = Literal["click", "mouse_trace", "time"]
 
 _F32 = Value("float32")
 _I32 = Value("int32")
+#: every time column: int64 milliseconds (epoch times need 41 bits; float32 would keep 24)
+_MS = Value("int64")
 _STR = Value("string")
 XY = List(_F32, length=2)
-TRACE = List({"time_ms": _F32, "x": _F32, "y": _F32})
+TRACE = List({"time_ms": _MS, "x": _F32, "y": _F32})
+CLICK = {"x": _F32, "y": _F32, "time_ms": _MS}
 
 #: One ``<metadata>`` block of an ImageNet-AB XML file.
 IMAGENET_ANNOTATION = {
@@ -34,9 +37,10 @@ IMAGENET_ANNOTATION = {
     "worker_id": _STR,
     "selected": Value("bool"),
     "selected_count": _I32,
-    "click": {"x": _F32, "y": _F32, "time_ms": _F32},
-    "estimate_time_ms": _I32,
-    "hovers": List({"action": _STR, "time_ms": _F32}),
+    "click": CLICK,
+    "clicks": List(CLICK),
+    "estimate_time_ms": _MS,
+    "hovers": List({"action": _STR, "time_ms": _MS}),
     "mouse_trace": TRACE,
     "image_width": _I32,
     "image_height": _I32,
@@ -82,13 +86,13 @@ def coco_ab_features(with_image: bool) -> Features:
         "labels": List(coco_class),
         "points": List({"category": coco_class, "x": _F32, "y": _F32}),
         "actions": List(
-            {"action": _STR, "category": _STR, "point_from": point, "point_to": point, "time_ms": _F32}
+            {"action": _STR, "category": _STR, "point_from": point, "point_to": point, "time_ms": _MS}
         ),
         "category_history": List(
-            {"category_index": _I32, "category_name": _STR, "time_ms": _F32, "using_keyboard": Value("bool")}
+            {"category_index": _I32, "category_name": _STR, "time_ms": _MS, "using_keyboard": Value("bool")}
         ),
         "mouse_trace": TRACE,
-        "time_spent_ms": Value("int64"),
+        "time_spent_ms": _MS,
         "worker_id": _STR,
         "hit_id": _STR,
         "page_id": _I32,

@@ -1,15 +1,29 @@
-"""Point-consistent image transforms on torchvision v2.
+"""Point-consistent image transforms: a click comes back on the pixel it was on.
 
-Points travel as ``tv_tensors.KeyPoints`` through the same v2 geometric transforms as the image,
-so any crop, resize or flip moves them exactly as it moves the pixels. Evaluation preprocessing
-is the checkpoint's image processor itself (:mod:`luab_hf.processing`), with the points mapped
-through its resize and centre crop. Points are never clamped or dropped: a point that leaves the
-output image keeps its coordinates and is marked invalid, so a batch keeps a fixed shape and the
-loss masks it.
+**Coordinates.** Points are ``(x, y)`` in continuous image coordinates normalised to [0, 1]:
+``(0, 0)`` is the top-left *corner* of the first pixel and ``(1, 1)`` the bottom-right corner of
+the last, so pixel column ``i`` of a ``W``-wide image spans ``[i/W, (i+1)/W]`` and its centre is
+``(i + 0.5) / W``. This is the releases' own convention (a click at ``x`` is at ``x * W`` pixels),
+and the one the published loaders crop with: a crop box ``(left, top, w, h)`` maps ``x`` to
+``(x * W - left) / w``, a horizontal flip maps ``x`` to ``1 - x``, and a resize leaves normalised
+coordinates unchanged. A point is valid when it lies inside the output, borders included; it is
+never clamped or dropped (NaN stays NaN and invalid), so a batch keeps a fixed shape and the loss
+masks it.
+
+**Pipelines.** The built-in ones are exact by construction: :meth:`PointTransform.for_training`
+(random resized crop + flip) draws its parameters as torchvision's ``v2.RandomResizedCrop`` does,
+runs v2's functional kernels on the image and maps the points with the same numbers in one
+vectorised step; :meth:`PointTransform.for_eval` and :meth:`PointTransform.from_image_processor`
+run the checkpoint's image processor and map the points through its resize and centre crop. Any
+other v2 pipeline works too: the points then travel as ``tv_tensors.KeyPoints`` through
+torchvision's keypoint kernels, in the same continuous coordinates, where crops, resizes and
+affine maps are exact but v2's flips map ``x -> W - 1 - x``: a flipped point lands one pixel (of
+the canvas at the flip) left of its pixel.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,19 +36,75 @@ from torchvision.transforms.v2 import functional as TF
 
 from .processing import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, make_image_processor
 
+__all__ = ["PointTransform", "normalize_pixels", "sample_resized_crop"]
+
+
+def normalize_pixels(pixel_values: torch.Tensor, mean: Sequence[float] | torch.Tensor,
+                     std: Sequence[float] | torch.Tensor) -> torch.Tensor:
+    """uint8 ``[..., 3, H, W]`` -> normalised float32, batched (on the accelerator, in the trainer);
+    float pixels are taken as already normalised and returned as they are."""
+    if pixel_values.is_floating_point():
+        return pixel_values
+    mean_t = torch.as_tensor(mean, dtype=torch.float32, device=pixel_values.device).view(-1, 1, 1) * 255
+    std_t = torch.as_tensor(std, dtype=torch.float32, device=pixel_values.device).view(-1, 1, 1) * 255
+    return (pixel_values.float() - mean_t) / std_t
+
+
+def sample_resized_crop(height: int, width: int, scale: Sequence[float], ratio: Sequence[float],
+                        generator: torch.Generator | None = None) -> tuple[int, int, int, int]:
+    """``(top, left, h, w)`` drawn exactly as ``v2.RandomResizedCrop.make_params`` draws it (the same
+    random calls in the same order, the same fallback), but from ``generator``: per-example
+    seeding then needs no global RNG state."""
+    area = height * width
+    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(10):
+        target_area = area * torch.empty(1).uniform_(scale[0], scale[1], generator=generator).item()
+        aspect_ratio = torch.exp(torch.empty(1).uniform_(log_ratio[0], log_ratio[1], generator=generator)).item()
+        w = int(round(math.sqrt(target_area * aspect_ratio)))
+        h = int(round(math.sqrt(target_area / aspect_ratio)))
+        if 0 < w <= width and 0 < h <= height:
+            top = int(torch.randint(0, height - h + 1, size=(1,), generator=generator).item())
+            left = int(torch.randint(0, width - w + 1, size=(1,), generator=generator).item())
+            return top, left, h, w
+    in_ratio = float(width) / float(height)
+    if in_ratio < min(ratio):
+        w, h = width, int(round(width / min(ratio)))
+    elif in_ratio > max(ratio):
+        h, w = height, int(round(height * max(ratio)))
+    else:
+        w, h = width, height
+    return (height - h) // 2, (width - w) // 2, h, w
+
+
+def _as_points(points: Any) -> np.ndarray:
+    return np.empty((0, 2), np.float64) if points is None else np.asarray(points, dtype=np.float64).reshape(-1, 2)
+
+
+def _result(pixels: torch.Tensor, moved: np.ndarray) -> dict[str, torch.Tensor]:
+    valid = ((moved >= 0) & (moved <= 1)).all(-1)  # NaN compares false: absent stays invalid
+    return {"pixel_values": pixels, "points": torch.from_numpy(moved.astype(np.float32)),
+            "points_valid": torch.from_numpy(valid)}
+
+
+def _rgb_tensor(image: Image.Image) -> torch.Tensor:
+    # a plain uint8 tensor is v2's image; the tv_tensors.Image wrapper only adds dispatch cost here
+    return TF.pil_to_tensor(image if image.mode == "RGB" else image.convert("RGB"))
+
 
 class PointTransform:
     """Image + points in, ``pixel_values``, ``points`` and ``points_valid`` out.
 
-    Points are ``(x, y)`` normalised to [0, 1] of the image, taken at pixel centres: ``x = 0``
-    is the left edge of the first pixel column. NaN marks an absent point; it stays NaN and
-    invalid. Build one with :meth:`for_training`, :meth:`for_eval` or
-    :meth:`from_image_processor`.
+    Points are ``FloatTensor[N, 2]`` (or an array) in the module's coordinates (see above). Build
+    one with :meth:`for_training`, :meth:`for_eval` or :meth:`from_image_processor`, or wrap any
+    v2 geometric pipeline: ``PointTransform(v2.Compose([...]), mean, std)``. With
+    ``normalize=False`` the pixels stay uint8 and :func:`normalize_pixels` normalises whole
+    batches later (the trainer does it on the accelerator).
     """
 
-    def __init__(self, geometry: v2.Transform, mean: Sequence[float], std: Sequence[float]) -> None:
+    def __init__(self, geometry: v2.Transform, mean: Sequence[float] = IMAGENET_DEFAULT_MEAN,
+                 std: Sequence[float] = IMAGENET_DEFAULT_STD, normalize: bool = True) -> None:
         self.geometry = geometry
-        self.normalize = v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))])
+        self.mean, self.std, self.normalize = tuple(mean), tuple(std), normalize
 
     @classmethod
     def for_training(
@@ -45,12 +115,10 @@ class PointTransform:
         hflip: float = 0.5,
         mean: Sequence[float] = IMAGENET_DEFAULT_MEAN,
         std: Sequence[float] = IMAGENET_DEFAULT_STD,
+        normalize: bool = True,
     ) -> PointTransform:
         """RandomResizedCrop + horizontal flip, as in the LUAB paper and most ImageNet recipes."""
-        steps: list[v2.Transform] = [v2.RandomResizedCrop(size, scale=scale, ratio=ratio, antialias=True)]
-        if hflip > 0:
-            steps.append(v2.RandomHorizontalFlip(hflip))
-        return cls(v2.Compose(steps), mean, std)
+        return RandomResizedCropFlip(size, scale, ratio, hflip, mean, std, normalize)
 
     @classmethod
     def for_eval(
@@ -77,22 +145,62 @@ class PointTransform:
         size = size or _side(getattr(processor, "size", None)) or 224
         return cls.for_training(size=size, mean=mean, std=std, **kwargs)
 
-    def __call__(self, image: Image.Image, points: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Transform ``image`` (any PIL mode) and ``points`` (``FloatTensor[N, 2]``) together."""
-        # a plain tensor is v2's image; the tv_tensors.Image wrapper only adds dispatch cost here
-        pixels = TF.pil_to_tensor(image if image.mode == "RGB" else image.convert("RGB"))
+    def _finish(self, pixels: torch.Tensor) -> torch.Tensor:
+        return normalize_pixels(pixels, self.mean, self.std) if self.normalize else pixels
+
+    def __call__(self, image: Image.Image, points: Any = None,
+                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Transform ``image`` (any PIL mode) and ``points`` together; random draws come from
+        ``generator`` (v2 pipelines, which draw from the global RNG, run in a forked RNG seeded
+        from it)."""
+        pixels = _rgb_tensor(image)
         height, width = pixels.shape[-2:]
-        # The few points are done in numpy (torch's per-op overhead dominates at this size).
-        # normalised -> pixel-centre coordinates, the convention torchvision's flip uses
-        xy = np.empty((0, 2), np.float32) if points is None else np.asarray(points, dtype=np.float32).reshape(-1, 2)
-        keypoints = tv_tensors.KeyPoints(torch.from_numpy(xy * np.float32([width, height]) - 0.5),
-                                         canvas_size=(height, width))
-        pixels, keypoints = self.geometry(pixels, keypoints)
+        xy = _as_points(points)
+        keypoints = tv_tensors.KeyPoints(torch.from_numpy(xy * np.array([width, height])), canvas_size=(height, width))
+        if generator is None:
+            pixels, keypoints = self.geometry(pixels, keypoints)
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.default_generator.manual_seed(generator.initial_seed())
+                pixels, keypoints = self.geometry(pixels, keypoints)
         out_height, out_width = pixels.shape[-2:]
-        moved = (keypoints.as_subclass(torch.Tensor).numpy() + 0.5) / np.float32([out_width, out_height])
-        valid = ((moved >= 0) & (moved <= 1)).all(-1)  # NaN compares false: absent stays invalid
-        return {"pixel_values": self.normalize(pixels), "points": torch.from_numpy(moved.astype(np.float32)),
-                "points_valid": torch.from_numpy(valid)}
+        moved = keypoints.as_subclass(torch.Tensor).numpy().astype(np.float64) / np.array([out_width, out_height])
+        return _result(self._finish(pixels), moved)
+
+
+class RandomResizedCropFlip(PointTransform):
+    """The built-in training augmentation, exact for points by construction and as fast as the
+    image path alone: parameters as ``v2.RandomResizedCrop`` + ``v2.RandomHorizontalFlip`` draw
+    them, v2's functional kernels on the image, one vectorised map of the points."""
+
+    def __init__(self, size: int, scale: Sequence[float] = (0.08, 1.0), ratio: Sequence[float] = (3 / 4, 4 / 3),
+                 hflip: float = 0.5, mean: Sequence[float] = IMAGENET_DEFAULT_MEAN,
+                 std: Sequence[float] = IMAGENET_DEFAULT_STD, normalize: bool = True) -> None:
+        self.size, self.scale, self.ratio, self.hflip = int(size), tuple(scale), tuple(ratio), float(hflip)
+        self.mean, self.std, self.normalize = tuple(mean), tuple(std), normalize
+
+    @property
+    def geometry(self) -> v2.Transform:
+        """The equivalent v2 pipeline (for display and for users who want to compose it)."""
+        steps: list[v2.Transform] = [v2.RandomResizedCrop(self.size, scale=self.scale, ratio=self.ratio, antialias=True)]
+        if self.hflip > 0:
+            steps.append(v2.RandomHorizontalFlip(self.hflip))
+        return v2.Compose(steps)
+
+    def __call__(self, image: Image.Image, points: Any = None,
+                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        pixels = _rgb_tensor(image)
+        height, width = pixels.shape[-2:]
+        top, left, h, w = sample_resized_crop(height, width, self.scale, self.ratio, generator)
+        # v2.RandomHorizontalFlip flips when rand < p, drawn after the crop's parameters
+        flip = self.hflip > 0 and torch.rand(1, generator=generator).item() < self.hflip
+        pixels = TF.resized_crop(pixels, top, left, h, w, [self.size, self.size],
+                                 interpolation=v2.InterpolationMode.BILINEAR, antialias=True)
+        moved = (_as_points(points) * np.array([width, height]) - np.array([left, top])) / np.array([w, h])
+        if flip:
+            pixels = TF.horizontal_flip(pixels)
+            moved[:, 0] = 1.0 - moved[:, 0]
+        return _result(self._finish(pixels), moved)
 
 
 def _side(size: Any) -> int | None:
@@ -108,6 +216,7 @@ def _side(size: Any) -> int | None:
     return None
 
 
+
 class _ProcessorTransform(PointTransform):
     """Evaluation through a transformers image processor: its pixels, and the points mapped through
     its resize and centre crop (continuous coordinates scale with the resize and shift with the
@@ -115,6 +224,9 @@ class _ProcessorTransform(PointTransform):
 
     def __init__(self, processor: Any) -> None:
         self.processor = processor
+        self.mean = tuple(getattr(processor, "image_mean", None) or IMAGENET_DEFAULT_MEAN)
+        self.std = tuple(getattr(processor, "image_std", None) or IMAGENET_DEFAULT_STD)
+        self.normalize = True
 
     def _geometry(self, height: int, width: int) -> tuple[float, float, float, float, int, int]:
         """Resized size and crop box ``(new_h, new_w, top, left, crop_h, crop_w)`` for an input size."""
@@ -139,12 +251,10 @@ class _ProcessorTransform(PointTransform):
             left = int((new_w - crop_w) / 2.0) if new_w >= crop_w else -((crop_w - new_w) // 2)
         return new_h, new_w, top, left, crop_h, crop_w
 
-    def __call__(self, image: Image.Image, points: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def __call__(self, image: Image.Image, points: Any = None,
+                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         image = image if image.mode == "RGB" else image.convert("RGB")
         pixels = self.processor(images=image, return_tensors="pt")["pixel_values"][0]
         new_h, new_w, top, left, crop_h, crop_w = self._geometry(image.height, image.width)
-        xy = np.empty((0, 2), np.float32) if points is None else np.asarray(points, dtype=np.float64).reshape(-1, 2)
-        moved = (xy * np.array([new_w, new_h]) - np.array([left, top])) / np.array([crop_w, crop_h])
-        valid = ((moved >= 0) & (moved <= 1)).all(-1)
-        return {"pixel_values": pixels, "points": torch.from_numpy(moved.astype(np.float32)),
-                "points_valid": torch.from_numpy(valid)}
+        moved = (_as_points(points) * np.array([new_w, new_h]) - np.array([left, top])) / np.array([crop_w, crop_h])
+        return _result(pixels, moved)

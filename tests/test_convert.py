@@ -166,3 +166,28 @@ def test_reconverting_into_the_same_folder_is_not_served_from_a_stale_cache(imag
         path.unlink()
     assert _imagenet(smaller, out, "--overwrite") == 0
     assert load_dataset(str(out), split="train").num_rows == 19
+
+
+def test_epoch_millisecond_times_round_trip_exactly_and_out_of_80_icons_are_counted(tmp_path):
+    folder = tmp_path / "train_xml" / "n01440764"
+    folder.mkdir(parents=True)
+    times = [1668000000571, 1668000000664, 1668000000762]
+    trace = "".join(f"<mouseTracking><time>{t}</time><x>0.5</x><y>0.5</y></mouseTracking>" for t in times)
+    (folder / "n01440764_1.xml").write_text(
+        "<annotation><folder>n01440764</folder><filename>n01440764_1</filename><metadata><selected>True</selected>"
+        f"<selectedRecord><x>0.5</x><y>0.5</y><time>{times[-1] + 9}</time></selectedRecord>{trace}</metadata></annotation>")
+    assert _imagenet(tmp_path, tmp_path / "out") == 0
+    annotation = load_dataset(str(tmp_path / "out"), "byproducts", split="train")[0]["annotations"][0]
+    assert [p["time_ms"] for p in annotation["mouse_trace"]] == times
+    assert annotation["click"]["time_ms"] == times[-1] + 9
+
+    records = [{"image_id": 1, "actionHistories": [
+        {"actionType": "add", "iconType": "street sign", "pointTo": {"x": 0.1, "y": 0.1}, "timeAt": 5},
+        {"actionType": "add", "iconType": "hat", "pointTo": {"x": 0.2, "y": 0.1}, "timeAt": 6},
+        {"actionType": "add", "iconType": "cat", "pointTo": {"x": 0.3, "y": 0.3}, "timeAt": 16000000000}]}]
+    (tmp_path / "coco.json").write_text(json.dumps(records))
+    assert coco_ab.main(["--json", str(tmp_path / "coco.json"), "--output", str(tmp_path / "coco")]) == 0
+    assert "icons outside the 80 classes: 2" in (tmp_path / "coco" / "README.md").read_text()
+    row = load_dataset(str(tmp_path / "coco"), "byproducts", split="train")[0]
+    assert [a["category"] for a in row["actions"]] == ["street sign", "hat", "cat"] and len(row["points"]) == 1
+    assert row["actions"][2]["time_ms"] == 16000000000

@@ -187,3 +187,57 @@ def test_coco_stream_reports_truncation_after_good_records(tmp_path):
     path.write_text('{"image_id": 1}')
     with pytest.raises(ByproductError, match="JSON array"):
         list(iter_coco_ab_json(path))
+
+
+# --------------------------------------------------------------------------- as the tools write it
+
+
+def test_add_only_walks_the_list_in_file_order_final_replays_in_time_order():
+    # the later add *in the list* carries the earlier time
+    record = {"image_id": 1, "actionHistories": [_action("add", "dog", 40, (0.3, 0.3)),
+                                                 _action("add", "dog", 20, (0.2, 0.2))]}
+    assert parse_coco_ab_record(record, "r#0", reading="add-only")["points"][0]["x"] == 0.2
+    assert parse_coco_ab_record(record, "r#0", reading="final")["points"][0]["x"] == 0.3
+
+
+def test_icons_outside_the_80_classes_are_kept_but_are_no_point():
+    record = {"image_id": 1, "actionHistories": [_action("add", "street sign", 5, (0.1, 0.1)),
+                                                 _action("add", "cat", 6, (0.4, 0.6))]}
+    row = parse_coco_ab_record(record, "r#0", reading="add-only")
+    assert [a["category"] for a in row["actions"]] == ["street sign", "cat"]
+    assert row["points"] == [{"category": COCO_CLASS_INDEX["cat"], "x": 0.4, "y": 0.6}]
+    assert parse_coco_ab_record(record, "r#0")["points"] == row["points"]
+    with pytest.raises(ByproductError, match="not one of COCO's 91 names"):
+        parse_coco_ab_record({"image_id": 1, "actionHistories": [_action("add", "unicorn", 5)]}, "r#0")
+
+
+def test_select_deselect_select_keeps_every_click_and_targets_the_first():
+    twice = ("<selectedRecord><x>0.2</x><y>0.3</y><time>1668000000571</time></selectedRecord>"
+             "<selectedRecord><x>0.9</x><y>0.8</y><time>1668000001664</time></selectedRecord>")
+    deselected = "<selectedRecord><x>0.7</x><y>0.7</y><time>1668000000762</time></selectedRecord>"
+    row = parse_imagenet_ab_xml(_doc(_meta(record=twice), _meta(selected="False", record=deselected),
+                                     _meta(record="<selectedRecord><x>0.4</x><y>0.5</y><time>7</time></selectedRecord>")))
+    first, unselected, third = row["annotations"]
+    assert [c["x"] for c in first["clicks"]] == [0.2, 0.9] and first["click"] == first["clicks"][0]
+    assert unselected["click"] is None and unselected["clicks"][0]["time_ms"] == 1668000000762
+    # the published target: the mean of each selected block's first click
+    assert row["click_point"] == pytest.approx([0.3, 0.4]) and row["clicks"] == [[0.2, 0.3], [0.4, 0.5]]
+
+
+@pytest.mark.parametrize(("time", "expected"), [("1668000000571", 1668000000571), ("1687.0", 1687), (" 12 ", 12)])
+def test_times_are_exact_integer_milliseconds(time, expected):
+    trace = f"<mouseTracking><time>{time}</time><x>0.1</x><y>0.2</y></mouseTracking>"
+    record = f"<selectedRecord><x>0.5</x><y>0.5</y><time>{time}</time></selectedRecord>"
+    annotation = parse_imagenet_ab_xml(_doc(_meta(record=record, extra=trace)))["annotations"][0]
+    assert annotation["mouse_trace"][0]["time_ms"] == expected and annotation["click"]["time_ms"] == expected
+    assert type(annotation["mouse_trace"][0]["time_ms"]) is int
+    coco = parse_coco_ab_record({"image_id": 1, "mouseTracking": [{"timeAt": float(expected), "x": 0.1, "y": 0.2}]}, "r#0")
+    assert coco["mouse_trace"][0]["time_ms"] == expected
+
+
+@pytest.mark.parametrize(("time", "message"), [("1687.5", "whole milliseconds"), ("-4", "time >= 0"),
+                                               ("99999999999999999999", "int64"), ("1e3", "whole milliseconds")])
+def test_fractional_negative_and_huge_times_are_record_errors(time, message):
+    trace = f"<mouseTracking><time>{time}</time><x>0.1</x><y>0.2</y></mouseTracking>"
+    with pytest.raises(ByproductError, match=message):
+        parse_imagenet_ab_xml(_doc(_meta(extra=trace)), source="f.xml")

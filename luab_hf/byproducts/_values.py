@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, TypedDict
 
 from ._errors import ByproductError
@@ -29,11 +30,31 @@ def to_int(value: Any, source: str, field: str) -> int:
     return int(number)
 
 
-def to_time(value: Any, source: str, field: str) -> float:
-    """A time in milliseconds: finite and not negative."""
-    number = to_float(value, source, field)
+#: Times are int64 milliseconds (the ImageNet tool stamps 13-digit ``Date.now()`` epoch times).
+INT64_MAX = 2**63 - 1
+_WHOLE_TEXT = re.compile(r"\s*([+-]?)(\d+)(?:\.0*)?\s*", re.ASCII)
+
+
+def to_time(value: Any, source: str, field: str) -> int:
+    """Milliseconds as an exact integer >= 0 (never through float32: epoch milliseconds need 41
+    bits). Integral decimals such as ``1687.0`` are accepted; fractions are not."""
+    if isinstance(value, bool) or value is None:
+        raise ByproductError(source, f"{field} is {value!r}, expected whole milliseconds")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        if not (math.isfinite(value) and value.is_integer()):
+            raise ByproductError(source, f"{field} is {value!r}, expected whole milliseconds")
+        number = int(value)
+    else:
+        match = _WHOLE_TEXT.fullmatch(str(value))
+        if match is None:
+            raise ByproductError(source, f"{field} is {value!r}, expected whole milliseconds")
+        number = int(match.group(2)) * (-1 if match.group(1) == "-" else 1)
     if number < 0:
         raise ByproductError(source, f"{field} is {value!r}, expected a time >= 0")
+    if number > INT64_MAX:
+        raise ByproductError(source, f"{field} is {value!r}, beyond the int64 range of a time column")
     return number
 
 
@@ -60,7 +81,7 @@ def to_bool(value: Any, source: str, field: str) -> bool:
 class TracePoint(TypedDict):
     """One mouse-trace sample of either release: when, and where the pointer was."""
 
-    time_ms: float
+    time_ms: int
     x: float
     y: float
 
@@ -72,10 +93,11 @@ def to_trace_point(time: Any, x: Any, y: Any, source: str, names: tuple[str, str
     Traces are most of a record's values, so the common case takes a fast path; any doubt falls
     back to the checked conversions, which name what is wrong.
     """
-    if not (isinstance(time, bool) or isinstance(x, bool) or isinstance(y, bool)):
+    whole = type(time) is int or (type(time) is str and time.isascii() and time.isdigit())
+    if whole and not (isinstance(x, bool) or isinstance(y, bool)):
         try:
-            time_ms, fx, fy = float(time), float(x), float(y)
-            if time_ms >= 0 and math.isfinite(time_ms) and math.isfinite(fx) and math.isfinite(fy):
+            time_ms, fx, fy = int(time), float(x), float(y)
+            if time_ms <= INT64_MAX and math.isfinite(fx) and math.isfinite(fy):
                 return TracePoint(time_ms=time_ms, x=fx, y=fy)
         except (TypeError, ValueError):
             pass

@@ -15,12 +15,13 @@ from typing import Any, Literal, TypedDict
 
 import ijson
 
-from ..labels import COCO_CLASS_INDEX
+from ..labels import COCO_CATEGORY_NAMES_91, COCO_CLASS_INDEX
 from ._errors import ByproductError
 from ._values import TracePoint, to_bool, to_int, to_time, to_trace_point, to_unit
 
 #: ``final``: replay add/move/remove in time order (the icons as the worker left them).
-#: ``add-only``: the published loader's reading (only ``add``; a later add of a category wins).
+#: ``add-only``: the published loader's reading (only ``add``, walked in file order: a later add
+#: of a category *in the list* wins, whatever the times say).
 PointReading = Literal["final", "add-only"]
 POINT_READINGS: tuple[str, ...] = ("final", "add-only")
 
@@ -41,13 +42,13 @@ class Action(TypedDict):
     category: str
     point_from: XY | None
     point_to: XY | None
-    time_ms: float
+    time_ms: int
 
 
 class CategoryClick(TypedDict):
     category_index: int
     category_name: str
-    time_ms: float
+    time_ms: int
     using_keyboard: bool | None
 
 
@@ -69,6 +70,7 @@ class CocoABRecord(TypedDict):
 
 
 _ACTIONS = ("add", "move", "remove")
+COCO_NAMES = frozenset(COCO_CATEGORY_NAMES_91)
 _KNOWN_KEYS = {
     "image_id", "imageHeight", "imageWidth", "originalImageHeight", "originalImageWidth",
     "worker_id", "hit_id", "page_id", "timeSpent", "actionHistories", "categoryHistories",
@@ -112,12 +114,19 @@ def parse_coco_ab_record(
 
 
 def replay_points(actions: list[Action], reading: PointReading, source: str) -> list[Point]:
-    """Where each category's icon stands after the worker's actions, sorted by class index."""
+    """Where each category's icon stands after the worker's actions, sorted by class index.
+
+    Icons of COCO's 91 names outside the 80 classes (``street sign``, ...) are no target, as in
+    the published loader; they stay in the record's ``actions``.
+    """
     if reading not in POINT_READINGS:
         raise ValueError(f"reading must be one of {POINT_READINGS}, got {reading!r}")
     placed: dict[int, XY] = {}
-    for action in sorted(actions, key=lambda a: a["time_ms"]):
-        category = COCO_CLASS_INDEX[action["category"]]
+    ordered = actions if reading == "add-only" else sorted(actions, key=lambda a: a["time_ms"])
+    for action in ordered:
+        category = COCO_CLASS_INDEX.get(action["category"])
+        if category is None:
+            continue
         kind = action["action"]
         if kind == "add":
             placed[category] = action["point_to"]  # type: ignore[assignment]
@@ -180,8 +189,8 @@ def _action(entry: Any, source: str) -> Action:
     if kind not in _ACTIONS:
         raise ByproductError(source, f"unknown actionType {kind!r}, expected one of {_ACTIONS}")
     category = _field(entry, "iconType", source)
-    if category not in COCO_CLASS_INDEX:
-        raise ByproductError(source, f"unknown COCO category {category!r} in iconType")
+    if not isinstance(category, str) or category not in COCO_NAMES:
+        raise ByproductError(source, f"unknown COCO category {category!r} in iconType (not one of COCO's 91 names)")
     point_to = _xy(entry.get("pointTo"), source, "pointTo")
     if point_to is None and kind != "remove":
         raise ByproductError(source, f"{kind} action without pointTo")

@@ -25,12 +25,12 @@ from ._values import TracePoint, to_bool, to_float, to_int, to_time, to_trace_po
 class Click(TypedDict):
     x: float
     y: float
-    time_ms: float
+    time_ms: int
 
 
 class Hover(TypedDict):
     action: str
-    time_ms: float
+    time_ms: int
 
 
 class Annotation(TypedDict):
@@ -42,6 +42,7 @@ class Annotation(TypedDict):
     selected: bool
     selected_count: int | None
     click: Click | None
+    clicks: list[Click]
     estimate_time_ms: int | None
     hovers: list[Hover]
     mouse_trace: list[TracePoint]
@@ -242,7 +243,8 @@ def _trace_point(element: etree._Element, source: str) -> TracePoint:
 def _read_metadata(element: etree._Element, source: str) -> Annotation:
     annotation: dict[str, Any] = dict.fromkeys(_METADATA_STRINGS)
     annotation.update(dict.fromkeys(_METADATA_SIZES.values()))
-    selected = selected_count = estimate_time = click = image_position = None
+    selected = selected_count = estimate_time = image_position = None
+    clicks: list[Click] = []
     hovers: list[Hover] = []
     raw: dict[str, list[Any]] = {}
     trace: list[TracePoint] = []
@@ -264,15 +266,13 @@ def _read_metadata(element: etree._Element, source: str) -> Annotation:
             selected_count = to_int(_text(child), source, "selectedCount")
         elif tag == "selectedRecord":
             record = _fields(child)
-            click = Click(
+            clicks.append(Click(
                 x=to_unit(_required(record, "x", source, tag), source, "selectedRecord/x"),
                 y=to_unit(_required(record, "y", source, tag), source, "selectedRecord/y"),
                 time_ms=to_time(_required(record, "time", source, tag), source, "selectedRecord/time"),
-            )
+            ))
         elif tag == "estimateTime":
-            estimate_time = to_int(_text(child), source, "estimateTime")
-            if estimate_time < 0:
-                raise ByproductError(source, f"estimateTime is {estimate_time}, expected a time >= 0")
+            estimate_time = to_time(_text(child), source, "estimateTime")
         elif tag in _METADATA_STRINGS:
             annotation[tag] = _text(child)
         elif tag in _METADATA_SIZES:
@@ -283,14 +283,15 @@ def _read_metadata(element: etree._Element, source: str) -> Annotation:
             raw.setdefault(tag, []).append(_to_json(child))
     if selected is None:
         raise ByproductError(source, "missing <selected>")
-    if selected and click is None:
+    if selected and not clicks:
         raise ByproductError(source, "<selected> is True but there is no <selectedRecord>")
-    if not selected and click is not None:
-        raise ByproductError(source, "<selected> is False but a <selectedRecord> is present")
+    # Each select appends a record, so a select-deselect(-select) leaves several (or, deselected,
+    # records in an unselected block). The published loader's click is a selected block's first.
     annotation.update(
         selected=selected,
         selected_count=selected_count,
-        click=click,
+        click=clicks[0] if selected else None,
+        clicks=clicks,
         estimate_time_ms=estimate_time,
         hovers=hovers,
         mouse_trace=trace,

@@ -15,23 +15,26 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from ..byproducts import ByproductError, iter_coco_ab_json, parse_coco_ab_record
 from ..byproducts.coco_ab import POINT_READINGS
 from ..byproducts.coco_instances import Instances, read_instances
 from ..cards import DatasetSummary, command_line
+from ..labels import COCO_CLASSES
 from ..schema import coco_ab_features
 from .cli import add_output_arguments, parse_named_paths, run_cli
 from .images import list_images, read_image
 from .output import finish, push, staged_output
 from .pool import chunked, current_job, parallel_map
-from .records import ConversionError, SkipLog, write_chunks
+from .records import ChunkResult, ConversionError, SkipLog, write_chunks
 from .shards import SplitWriters, worker_schema
 
 CHUNK = 256
@@ -120,6 +123,19 @@ def _convert_eval_chunk(chunk: list[int]) -> tuple[pa.Table, list[tuple[str, str
 # --------------------------------------------------------------------------- main side
 
 
+_CLASSES_80 = pa.array(COCO_CLASSES)
+
+
+def _count_icons_outside_80(results: Iterator[ChunkResult], total: list[int]) -> Iterator[ChunkResult]:
+    """Pass chunks through, adding to ``total[0]`` the icon actions whose category is one of
+    COCO's 91 names outside the 80 classes: kept in ``actions``, never a point target."""
+    for result in results:
+        categories = pc.list_flatten(result[0].column("actions")).combine_chunks().field("category")
+        total[0] += len(categories) - pc.sum(pc.is_in(categories, value_set=_CLASSES_80)).as_py() \
+            if len(categories) else 0
+        yield result
+
+
 def _instances(path: Path) -> Instances:
     try:
         return read_instances(path)
@@ -150,6 +166,7 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
     workers = max(1, args.num_workers)
     schema = worker_schema(configs)
     notes = []
+    outside_80 = [0]
 
     with staged_output(args.output, args.overwrite) as staging:
         job = _Job(args.points, instances, args.images, schema)
@@ -158,8 +175,9 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
         with tqdm(desc="COCO-AB train", unit=" rec", mininterval=1.0) as bar:
             try:
                 chunks = chunked(iter_coco_ab_json(args.json), CHUNK)
-                records = write_chunks(parallel_map(_convert_record_chunk, chunks, workers, job),
-                                       writers, skips, seen, bar)
+                results = _count_icons_outside_80(parallel_map(_convert_record_chunk, chunks, workers, job),
+                                                  outside_80)
+                records = write_chunks(results, writers, skips, seen, bar)
             except ByproductError as error:
                 raise ConversionError(str(error)) from None
         for config, count in writers.close().items():
@@ -198,9 +216,17 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
                 + ("where the worker finally left it (add/move/remove replayed in time order)."
                    if args.points == "final" else
                    "read as the published loader does: only `add` actions, the last add of a category wins."),
-                "`labels`: the image's COCO categories (80-class multi-label) from the instances file.",
+                "`labels`: the image's COCO categories (80-class multi-label) from the instances file. "
+                "A point of a class the labels lack (a stray icon) is kept in the row but is no training "
+                "target by default (`LuabBatchTransform(keep_points_of_absent_classes=True)` keeps it), "
+                "as in the published loader.",
+                "Icons named with one of COCO's 91 names outside the 80 classes (e.g. `street sign`) are kept "
+                "in `actions` and are no point; the count is under options. A name outside the 91 is a "
+                "record error.",
+                "Every time is int64 milliseconds since the image was shown (`timeAt`).",
                 "Click and icon coordinates must lie in [0, 1]; mouse-trace points are finite but may "
                 "leave [0, 1] (the pointer left the image). Unknown record keys are kept in `raw`.",
+                f"icons outside the 80 classes: {outside_80[0]}",
                 *notes,
             ],
         )

@@ -202,8 +202,12 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
             command=command_line("luab-convert imagenet-ab", argv),
             notes=[
                 "One row per XML file of the release (`train_xml/<wnid>/<wnid>_<n>.xml`).",
-                "`click_point` is the mean of all selected clicks across the file's `<metadata>` "
-                "blocks (the published LUAB target); null when no worker selected the image.",
+                "`click_point` is the mean over the file's selected `<metadata>` blocks of each block's "
+                "first `<selectedRecord>` (the published LUAB target); null when no worker selected the "
+                "image. `clicks` lists those points; `annotations[].clicks` keeps every select in file "
+                "order (a select-deselect-select leaves two), `annotations[].click` is the first.",
+                "Every time is int64 milliseconds: click, hover and trace times are the tool's "
+                "`Date.now()` epoch milliseconds, `estimate_time_ms` a duration.",
                 "`annotations` keeps every `<metadata>` block; elements the parser does not know "
                 "are kept as JSON in `raw` columns.",
                 "Mouse-trace points are finite but may leave [0, 1] (the pointer left the image); "

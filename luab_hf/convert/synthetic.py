@@ -25,7 +25,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..labels import COCO_CATEGORY_NAMES_91, COCO_CLASSES, imagenet_classes
+from ..labels import COCO_CATEGORY_NAMES_91, COCO_CLASSES, COCO_UNUSED_IDS, imagenet_classes
 
 SHAPES = ("circle", "square", "triangle", "diamond", "cross", "ring", "hbar", "star", "hexagon", "arrow")
 
@@ -151,8 +151,9 @@ def _click(rng: np.random.Generator, centre: tuple[float, float], noise: float) 
     return round(x, 4), round(y, 4)
 
 
-def _mouse_path(rng: np.random.Generator, target: tuple[float, float], start_ms: float) -> list[tuple[float, float, float]]:
-    """A pointer that enters from a random spot and homes in on the target, with jitter."""
+def _mouse_path(rng: np.random.Generator, target: tuple[float, float], start_ms: int) -> list[tuple[int, float, float]]:
+    """A pointer that enters from a random spot and homes in on the target, with jitter; times in
+    whole milliseconds, as the tools stamp them."""
     sx, sy = float(rng.uniform(0, 1)), float(rng.uniform(0, 1))
     steps = int(rng.integers(3, 9))
     path, t = [], start_ms
@@ -160,8 +161,8 @@ def _mouse_path(rng: np.random.Generator, target: tuple[float, float], start_ms:
         a = (k + 1) / steps
         x = sx + (target[0] - sx) * a + float(rng.normal(0, 0.02))
         y = sy + (target[1] - sy) * a + float(rng.normal(0, 0.02))
-        path.append((round(t, 1), round(x, 3), round(y, 3)))
-        t += float(rng.uniform(40, 160))
+        path.append((int(t), round(x, 3), round(y, 3)))
+        t += int(rng.integers(17, 160))  # the tool samples at most at 60 Hz
     return path
 
 
@@ -190,22 +191,36 @@ def _ids(rng: np.random.Generator) -> tuple[str, str, str]:
     return word(30), word(30), "A" + word(13)
 
 
+#: When the simulated HITs ran: the ImageNet tool stamps times with ``Date.now()``.
+_EPOCH_MS = 1_668_000_000_000
+
+
 def _metadata_block(rng: np.random.Generator, centre: tuple[float, float], style: Style) -> str:
+    """One worker's session with the image, as the tool writes it: epoch-millisecond times, one
+    ``<selectedRecord>`` per select (a select-deselect-select leaves two, a select-deselect one
+    in an unselected block)."""
     assignment, hit, worker = _ids(rng)
     selected = rng.random() >= style.unselected_rate
-    enter = float(rng.uniform(50, 1500))
+    shown = _EPOCH_MS + int(rng.integers(0, 10**8))
+    enter = shown + int(rng.integers(50, 1500))
     target = _click(rng, centre, style.click_noise) if selected else (float(rng.uniform(0, 1)), float(rng.uniform(0, 1)))
     path = _mouse_path(rng, target, enter)
-    click_ms = path[-1][0] + float(rng.uniform(30, 200))
-    leave = click_ms + float(rng.uniform(10, 300))
+    records = [(target, path[-1][0] + int(rng.integers(30, 200)))]
+    toggles = rng.random()
+    if selected and toggles < 0.15:  # select, deselect, select again a little elsewhere
+        records.append((_click(rng, centre, style.click_noise), records[0][1] + int(rng.integers(300, 1500))))
+    elif not selected and toggles < 0.3:  # selected, then deselected
+        records[0] = (_click(rng, centre, style.click_noise), records[0][1])
+    elif not selected:
+        records = []
+    leave = (records[-1][1] if records else path[-1][0]) + int(rng.integers(10, 300))
     lines = ["  <metadata>", f"    <assignment_id>{assignment}</assignment_id>",
-             f"    <estimateTime>{int(leave) if selected else 0}</estimateTime>",
+             f"    <estimateTime>{leave - shown if selected else 0}</estimateTime>",
              f"    <hit_id>{hit}</hit_id>", f"    <worker_id>{worker}</worker_id>",
-             f"    <selected>{selected}</selected>", f"    <selectedCount>{int(selected)}</selectedCount>"]
-    if selected:
-        lines.append(f"    <selectedRecord><x>{target[0]}</x><y>{target[1]}</y><time>{click_ms:.1f}</time></selectedRecord>")
-    lines += [f"    <hoveredRecord><action>enter</action><time>{enter:.1f}</time></hoveredRecord>",
-              f"    <hoveredRecord><action>leave</action><time>{leave:.1f}</time></hoveredRecord>"]
+             f"    <selected>{selected}</selected>", f"    <selectedCount>{len(records)}</selectedCount>"]
+    lines += [f"    <selectedRecord><x>{x}</x><y>{y}</y><time>{t}</time></selectedRecord>" for (x, y), t in records]
+    lines += [f"    <hoveredRecord><action>enter</action><time>{enter}</time></hoveredRecord>",
+              f"    <hoveredRecord><action>leave</action><time>{leave}</time></hoveredRecord>"]
     lines += [f"    <mouseTracking><time>{t}</time><x>{x}</x><y>{y}</y></mouseTracking>" for t, x, y in path]
     lines.append("  </metadata>")
     return "\n".join(lines)
@@ -253,7 +268,7 @@ def write_imagenet_ab(out: Path, classes: int, images_per_class: int, seed: int,
 
 def _coco_categories() -> list[dict]:
     return [{"id": cid, "name": name, "supercategory": "object"}
-            for cid, name in enumerate(COCO_CATEGORY_NAMES_91, start=1) if name != "N/A"]
+            for cid, name in enumerate(COCO_CATEGORY_NAMES_91, start=1) if cid not in COCO_UNUSED_IDS]
 
 
 def _coco_actions(rng: np.random.Generator, objects: list[tuple[int, tuple[float, float]]],
@@ -278,6 +293,11 @@ def _coco_actions(rng: np.random.Generator, objects: list[tuple[int, tuple[float
         actions.append({"actionType": "remove", "iconType": COCO_CLASSES[wrong], "pointFrom": spot, "pointTo": None,
                         "timeAt": round(t + float(rng.uniform(200, 900)))})
         t += 1000
+    if rng.random() < 0.05:  # an icon of one of COCO's 91 names outside the 80 classes
+        spot = {"x": round(float(rng.uniform(0, 1)), 4), "y": round(float(rng.uniform(0, 1)), 4)}
+        actions.append({"actionType": "add", "iconType": "street sign", "pointFrom": None, "pointTo": spot,
+                        "timeAt": round(t)})
+        t += 700
     return actions, t
 
 
@@ -340,7 +360,7 @@ def _coco_record(rng: np.random.Generator, image_id: int, objects: list, style: 
     for action in actions:
         if action["pointTo"] is not None:
             target = (action["pointTo"]["x"], action["pointTo"]["y"])
-            trace += [{"timeAt": round(t), "x": x, "y": y} for t, x, y in _mouse_path(rng, target, action["timeAt"] - 500)]
+            trace += [{"timeAt": t, "x": x, "y": y} for t, x, y in _mouse_path(rng, target, action["timeAt"] - 500)]
     return {
         "image_id": image_id, "imageHeight": style.image_size, "imageWidth": style.image_size,
         "originalImageHeight": style.image_size, "originalImageWidth": style.image_size,

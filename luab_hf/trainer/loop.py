@@ -26,6 +26,7 @@ from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
+from ..transforms import normalize_pixels
 from .args import DataArguments, ModelArguments, SetupError, TrainingArguments, parse_args
 from .checkpoints import CHECKPOINT_META, check_output_dir, resolve_checkpoint, save_checkpoint
 from .data import load_data, make_loaders
@@ -136,6 +137,8 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
     running_steps, window_start = 0, time.perf_counter()
     samples_per_step = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
     results: dict[str, float] = {}
+    pixel_mean, pixel_std = (torch.tensor(v, device=accelerator.device)
+                             for v in (train_batches.transform.mean, train_batches.transform.std))
     model.train()
     for epoch in itertools.count(start_epoch) if epochs is None else range(start_epoch, epochs):
         train_batches.set_epoch(epoch)
@@ -145,6 +148,7 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
         if epoch == start_epoch and skip_batches:
             loader = accelerator.skip_first_batches(train_loader, skip_batches)
         for batch in loader:
+            batch["pixel_values"] = normalize_pixels(batch["pixel_values"], pixel_mean, pixel_std)
             with accelerator.accumulate(model):
                 out = model(**batch)
                 accelerator.backward(out.loss)
