@@ -22,6 +22,8 @@ _LAZY = {
     "PointTransform": ".transforms",
     "backbone_config": ".models.factory",
     "create_luab_model": ".models.factory",
+    "export_timm": ".models.export",
+    "LuabModel": ".models.luab",
     "make_image_processor": ".processing",
 }
 
@@ -42,6 +44,8 @@ __all__ = [
     "LuabImageClassifierOutput",
     "PointTransform",
     "backbone_config",
+    "LuabModel",
     "create_luab_model",
+    "export_timm",
     "make_image_processor",
 ]

@@ -17,9 +17,18 @@ from types import ModuleType
 
 _CONFIG_AUTO = "transformers.models.auto.configuration_auto"
 _MODEL_AUTO = "transformers.models.auto.modeling_auto"
+_LUAB_CONFIG = "luab_hf.models.luab.configuration_luab"
+_LUAB_MODELING = "luab_hf.models.luab.modeling_luab"
+
+
+def _importing(*names: str) -> bool:
+    """Whether any of these modules is executing right now (then its own hook registers later)."""
+    return any(getattr(getattr(sys.modules.get(name), "__spec__", None), "_initializing", False) for name in names)
 
 
 def _register_config() -> None:
+    if _importing(_LUAB_CONFIG, _CONFIG_AUTO):
+        return
     from transformers import AutoConfig
 
     from .models.luab.configuration_luab import LuabConfig
@@ -30,17 +39,25 @@ def _register_config() -> None:
 
 
 def _register_models() -> None:
-    from transformers import AutoModelForImageClassification
+    if _importing(_LUAB_CONFIG, _LUAB_MODELING, _CONFIG_AUTO, _MODEL_AUTO):
+        return
+    from transformers import AutoModel, AutoModelForImageClassification
 
     from .models.luab.configuration_luab import LuabConfig
-    from .models.luab.modeling_luab import LuabForImageClassification
+    from .models.luab.modeling_luab import LuabForImageClassification, LuabModel
 
     _register_config()
+    AutoModel.register(LuabConfig, LuabModel, exist_ok=True)
     AutoModelForImageClassification.register(LuabConfig, LuabForImageClassification, exist_ok=True)
+    LuabModel.register_for_auto_class("AutoModel")
     LuabForImageClassification.register_for_auto_class("AutoModelForImageClassification")
 
 
-_HOOKS: dict[str, Callable[[], None]] = {_CONFIG_AUTO: _register_config, _MODEL_AUTO: _register_models}
+# transformers' auto modules, and LUAB's own two (for when they load first and pull transformers in)
+_HOOKS: dict[str, Callable[[], None]] = {
+    _CONFIG_AUTO: _register_config, _MODEL_AUTO: _register_models,
+    _LUAB_CONFIG: _register_config, _LUAB_MODELING: _register_models,
+}
 
 
 class _RegisterAfter(importlib.abc.Loader):
@@ -54,6 +71,7 @@ class _RegisterAfter(importlib.abc.Loader):
 
     def exec_module(self, module: ModuleType) -> None:
         self.loader.exec_module(module)
+        module.__spec__._initializing = False  # executed: the hook may import it now
         self.hook()
 
 
@@ -73,9 +91,9 @@ class _Finder(importlib.abc.MetaPathFinder):
 
 
 def install() -> None:
-    """Register now for the auto modules already loaded; hook the others."""
+    """Register now for the modules already loaded; hook the others."""
     for name, hook in _HOOKS.items():
-        if name in sys.modules:
+        if name in sys.modules and _CONFIG_AUTO in sys.modules:
             hook()
     if not any(isinstance(finder, _Finder) for finder in sys.meta_path):
         sys.meta_path.insert(0, _Finder())

@@ -92,9 +92,11 @@ class LuabBatchTransform:
         if "image" not in batch:
             raise ValueError("rows have no 'image' column: load the dataset's 'default' config (with images)")
         out: dict[str, list[Any]] = {}
+        # only the columns this task's targets read (rows may carry every byproduct)
+        wanted = [key for key in (task.label_column, "image_id", *task.target_columns.values()) if key in batch]
+        convert = self._coco if task.multi_label else self._imagenet
         for index, image in enumerate(batch["image"]):
-            row = {key: values[index] for key, values in batch.items()}
-            convert = self._coco if task.multi_label else self._imagenet
+            row = {key: batch[key][index] for key in wanted}
             generator = None
             if self.seed is not None:  # a generator of its own: the global RNG is never touched
                 generator = torch.Generator().manual_seed(self._example_seed(row.get("image_id", index)))
@@ -108,11 +110,13 @@ class LuabBatchTransform:
     def _imagenet(self, task: TaskSchema, row: dict[str, Any], image: Any, generator: torch.Generator | None) -> dict[str, Any]:
         columns = task.target_columns
         click = row.get(columns["click"]) or _NAN2
-        annotations = row.get(columns["mouse_trace"]) or []
-        selected = [a for a in annotations if a.get("selected")]
-        trace = next((a["mouse_trace"] for a in selected + annotations if a.get("mouse_trace")), None)
-        times = [a["estimate_time_ms"] for a in selected if a.get("estimate_time_ms") is not None]
-        seconds = _log_seconds(sum(times) / len(times)) if times else math.nan
+        trace, seconds = None, math.nan
+        if "mouse_trace" in self.targets or "time" in self.targets:
+            annotations = row.get(columns["mouse_trace"]) or []
+            selected = [a for a in annotations if a.get("selected")]
+            trace = next((a["mouse_trace"] for a in selected + annotations if a.get("mouse_trace")), None)
+            times = [a["estimate_time_ms"] for a in selected if a.get("estimate_time_ms") is not None]
+            seconds = _log_seconds(sum(times) / len(times)) if times else math.nan
         example = self._geometry(image, np.asarray([click], dtype=np.float64), trace, seconds, generator)
         example["labels"] = int(row[task.label_column])
         return example
@@ -144,9 +148,10 @@ class LuabBatchTransform:
                   generator: torch.Generator | None) -> dict[str, Any]:
         """Move the click points and the trace through one draw of the random transform."""
         with_trace = "mouse_trace" in self.targets
-        resampled = resample_trace(trace, self.trace_steps) if with_trace else np.empty((0, 2), np.float32)
-        out = self.transform(image, np.concatenate([points, resampled]), generator=generator)
-        k = len(points)
+        if with_trace:
+            points = np.concatenate([points, resample_trace(trace, self.trace_steps)])
+        out = self.transform(image, points, generator=generator)
+        k = len(points) - (self.trace_steps if with_trace else 0)
         example = {"pixel_values": out["pixel_values"], "points": out["points"][:k], "points_valid": out["points_valid"][:k]}
         if with_trace:
             example["trace"], example["trace_valid"] = out["points"][k:], out["points_valid"][k:]
@@ -156,8 +161,17 @@ class LuabBatchTransform:
         return example
 
 
+#: target -> (its validity mask, whether it is a point in normalised image coordinates)
+_CHECKED_TARGETS = {"points": ("points_valid", True), "trace": ("trace_valid", True),
+                    "annotation_time": ("annotation_time_valid", False)}
+
+
 def collate_byproducts(examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
-    """Stack examples from :class:`LuabBatchTransform` into a batch for the model."""
+    """Stack examples from :class:`LuabBatchTransform` into a batch for the model.
+
+    Targets marked valid are checked here, on the CPU side of the pipeline (finite; points in
+    [0, 1]), so the model's loss never has to look at values and wait for the device.
+    """
     if not examples:
         raise ValueError("cannot collate an empty batch")
     batch = {}
@@ -165,4 +179,22 @@ def collate_byproducts(examples: Sequence[dict[str, Any]]) -> dict[str, torch.Te
         values = [example[key] for example in examples]
         batch[key] = torch.stack([torch.as_tensor(v) for v in values]) if key != "labels" or torch.is_tensor(values[0]) \
             else torch.tensor(values, dtype=torch.long)
+    for key, (mask, is_point) in _CHECKED_TARGETS.items():
+        if key in batch and mask in batch:
+            check_targets(key, batch[key], batch[mask], is_point)
     return batch
+
+
+def check_targets(name: str, targets: torch.Tensor, valid: torch.Tensor, is_point: bool) -> None:
+    """Refuse valid targets that are not finite, or points outside [0, 1], naming the example."""
+    values = targets if targets.dim() == valid.dim() else targets.flatten(valid.dim())
+    good = torch.isfinite(values)
+    if is_point:
+        good &= (values >= 0) & (values <= 1)
+    if good.dim() > valid.dim():
+        good = good.all(-1)
+    bad = valid.to(torch.bool) & ~good
+    if bad.any():
+        example = int(bad.flatten(1).any(1).nonzero()[0]) if bad.dim() > 1 else int(bad.nonzero()[0])
+        rule = "finite and in [0, 1] (normalised image coordinates)" if is_point else "finite"
+        raise ValueError(f"`{name}` marked valid must be {rule}; example {example} of the batch is not")

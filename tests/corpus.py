@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from huggingface_hub.errors import StrictDataclassError
 from PIL import Image
 
 from luab_hf.convert import coco_ab, imagenet_ab, synthetic
@@ -327,7 +328,7 @@ def run_case(case: Case, clean: dict[str, Path], workdir: Path) -> dict:
     if case.release == "model":
         try:
             case.damage(workdir)
-        except (ValueError, OSError) as error:
+        except (ValueError, OSError, StrictDataclassError) as error:
             text = str(error)
             assert case.message in text, f"{case.name}: {text!r} lacks {case.message!r}"
             assert case.names in text, f"{case.name}: {text!r} does not name {case.names!r}"

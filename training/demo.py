@@ -225,12 +225,11 @@ def _samples(runs: Path, dataset: Path, image_size: int, count: int = 6):
         pixels = out["pixel_values"].unsqueeze(0)
         label = torch.tensor([row["label"]])
         shown = image.resize((image_size, image_size))
-        luab = models["luab"](pixels, output_feature_map=True)
-        tiles.append(draw_byproducts(shown, clicks=out["points"].tolist(), predictions=luab.point_predictions[0].tolist(),
-                                     scale=scale))
+        outputs = {model: models[model](pixels, output_class_maps=True) for model in MODELS}
+        tiles.append(draw_byproducts(shown, clicks=out["points"].tolist(),
+                                     predictions=outputs["luab"].point_predictions[0].tolist(), scale=scale))
         for model in MODELS:
-            feature_map = luab.feature_map if model == "luab" else models[model](pixels, output_feature_map=True).feature_map
-            cam = models[model].class_activation_map(feature_map, label)[0]
+            cam = outputs[model].class_maps[0, label[0]]
             tiles.append(draw_byproducts(shown, clicks=out["points"].tolist(), heatmap=cam.numpy(), scale=scale))
     return image_grid(tiles, columns=6)
 

@@ -99,7 +99,7 @@ def create_luab_model(
     elif pretrained:
         extra = {"add_pooling_layer": False} if config.backbone_config.model_type == "vit" else {}
         loaded = AutoModel.from_pretrained(backbone, use_safetensors=True, **extra)
-        model.backbone.load_state_dict(loaded.state_dict())
+        model.backbone.model.load_state_dict(loaded.state_dict())
     return model
 
 
@@ -111,7 +111,7 @@ def _download_timm_weights(model: LuabForImageClassification) -> None:
     except Exception as error:  # timm raises many kinds when it cannot fetch weights
         raise OSError(f"cannot fetch timm's pretrained weights for {architecture!r} ({error}); without network, "
                       "pass a local .safetensors file as timm_weights (--timm_weights)") from None
-    model.backbone.timm_model.load_state_dict(source.state_dict())
+    model.backbone.model.timm_model.load_state_dict(source.state_dict())
 
 
 def load_timm_weights(model: LuabForImageClassification, path: str | os.PathLike) -> None:
@@ -121,7 +121,7 @@ def load_timm_weights(model: LuabForImageClassification, path: str | os.PathLike
         raise ValueError("timm weights need a timm backbone")
     if not str(path).endswith(".safetensors"):
         raise ValueError(f"{path}: only .safetensors weights are loaded (pickle checkpoints can run code)")
-    timm_model = model.backbone.timm_model
+    timm_model = model.backbone.model.timm_model
     state = load_file(str(path))
     head = {f"{timm_model.default_cfg.get('classifier', 'head')}.weight", f"{timm_model.default_cfg.get('classifier', 'head')}.bias"}
     result = timm_model.load_state_dict({k: v for k, v in state.items() if k not in head}, strict=False)

@@ -19,14 +19,12 @@ from ..metrics import (
 def evaluate(model, loader, accelerator: Accelerator, multi_label: bool) -> dict[str, float]:
     """Classification metrics, point error and attention alignment over one split."""
     model.eval()
-    core = accelerator.unwrap_model(model)
     parts: dict[str, list[torch.Tensor]] = {}
     for batch in loader:
-        out = model(pixel_values=batch["pixel_values"], output_feature_map=True)
-        if multi_label:
-            cams = torch.einsum("bchw,kc->bkhw", out.feature_map.float(), core.classifier.weight.float())
-        else:
-            cams = core.class_activation_map(out.feature_map, batch["labels"]).unsqueeze(1)
+        out = model(pixel_values=batch["pixel_values"], output_class_maps=True)
+        cams = out.class_maps.float()
+        if not multi_label:  # the map of the true class
+            cams = cams[torch.arange(len(cams), device=cams.device), batch["labels"]].unsqueeze(1)
         values = {"logits": out.logits.float(), "labels": batch["labels"], "points": batch["points"],
                   "points_valid": batch["points_valid"], "peaks": cam_peaks(cams)}
         if out.point_predictions is not None:

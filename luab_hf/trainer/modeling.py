@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from huggingface_hub.errors import StrictDataclassError
 from transformers import AutoConfig
 
 from ..models.factory import create_luab_model
@@ -45,5 +46,5 @@ def build_model(model_args: ModelArguments, data_args: DataArguments, targets: l
             trace_steps=model_args.trace_steps,
             **common,
         )
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, StrictDataclassError) as error:
         raise SetupError(f"cannot build the model: {error}") from None

@@ -10,6 +10,7 @@ _LAZY = {
     "LuabForImageClassification": ".modeling_luab",
     "LuabImageClassifierOutput": ".modeling_luab",
     "LuabPreTrainedModel": ".modeling_luab",
+    "LuabModel": ".modeling_luab",
 }
 
 
@@ -19,4 +20,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["LuabConfig", "LuabForImageClassification", "LuabImageClassifierOutput", "LuabPreTrainedModel"]
+__all__ = ["LuabConfig", "LuabForImageClassification", "LuabImageClassifierOutput", "LuabModel", "LuabPreTrainedModel"]
