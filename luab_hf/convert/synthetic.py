@@ -3,10 +3,13 @@
     luab-convert synthetic imagenet-ab --out DIR --classes N --images-per-class M --seed S
     luab-convert synthetic coco-ab --out DIR --images M --seed S
 
-The class is the foreground object, a shape at a random place and size. The background colour is
-a cue tied to the class with probability ``--cue-strength`` in ``train`` and ``val`` and drawn at
-random in ``val_shifted``: a classifier that learns the background does well in distribution and
-badly under the shift. Simulated annotators click on the object (with noise), move the mouse
+The class is the foreground object, a shape at a random place and size. A shortcut cue is tied to
+the class with probability ``--cue-strength`` in ``train`` and ``val`` and drawn at random in
+``val_shifted``: a classifier that learns the cue does well in distribution and badly under the
+shift. ``--cue background`` colours the whole background (a *global* cue, visible in every cell);
+``--cue patch`` puts a small saturated patch of the class colour somewhere in the background,
+away from the object, on a background of unrelated colour (a *local* cue, like a watermark or a
+context object). Simulated annotators click on the object (with noise), move the mouse
 towards it, hover and take time; some do not select the image. Tests and the demo feed these
 files to the real converters.
 """
@@ -27,6 +30,7 @@ from PIL import Image, ImageDraw
 
 from ..labels import COCO_CATEGORY_NAMES_91, COCO_CLASSES, COCO_UNUSED_IDS, imagenet_classes
 
+CUES = ("background", "patch")
 SHAPES = ("circle", "square", "triangle", "diamond", "cross", "ring", "hbar", "star", "hexagon", "arrow")
 
 
@@ -42,6 +46,10 @@ class Style:
     #: smaller shapes of other classes scattered around the object: the click then marks which
     #: shape carries the label, so regressing it needs shape features
     distractors: int = 0
+    #: the shortcut: "background" (global colour) or "patch" (a local patch of the class colour)
+    cue: str = "background"
+    #: the patch's side as a fraction of the image side (``cue="patch"``)
+    patch_size: float = 0.15
 
 
 # --------------------------------------------------------------------------- drawing
@@ -124,10 +132,32 @@ class Drawn:
     box: tuple[int, int, int, int]
 
 
+def _saturated(colour: tuple[int, int, int]) -> tuple[int, int, int]:
+    hue, _, _ = colorsys.rgb_to_hsv(*(c / 255 for c in colour))
+    return tuple(int(c * 255) for c in colorsys.hsv_to_rgb(hue, 1.0, 1.0))
+
+
+def _place_patch(rng: np.random.Generator, size: int, side: float, centre: tuple[float, float],
+                 radius: float) -> tuple[float, float]:
+    """Top-left corner of a patch that keeps clear of the object (the farthest of a few tries)."""
+    best, best_gap = (0.0, 0.0), -math.inf
+    for _ in range(20):
+        x, y = (float(rng.uniform(0, size - side)) for _ in range(2))
+        gap = math.hypot(x + side / 2 - centre[0], y + side / 2 - centre[1]) - radius - side / 2
+        if gap > best_gap:
+            best, best_gap = (x, y), gap
+        if gap > side / 2:
+            break
+    return best
+
+
 def draw_object_image(rng: np.random.Generator, label: int, classes: int, style: Style,
                       strength: float, palette: list[tuple[int, int, int]]) -> Drawn:
     size = style.image_size
-    image = _background(rng, size, palette[_cue(rng, label, classes, strength)])
+    cue = _cue(rng, label, classes, strength)
+    # the background: the cue itself, or (patch cue) a colour unrelated to the class
+    background = palette[cue] if style.cue == "background" else palette[int(rng.integers(0, classes))]
+    image = _background(rng, size, background)
     draw = ImageDraw.Draw(image)
     for _ in range(style.distractors if classes > 1 else 0):
         other = int((label + rng.integers(1, classes)) % classes)
@@ -139,6 +169,10 @@ def draw_object_image(rng: np.random.Generator, label: int, classes: int, style:
     cx, cy = (float(rng.uniform(r, size - r)) for _ in range(2))
     draw_shape(draw, SHAPES[label % len(SHAPES)], cx, cy, r, _foreground_colour(rng),
                outline=bool((label // len(SHAPES)) % 2))
+    if style.cue == "patch":
+        side = style.patch_size * size
+        px, py = _place_patch(rng, size, side, (cx, cy), r)
+        draw.rectangle((px, py, px + side, py + side), fill=_saturated(palette[cue]))
     box = (int(cx - r), int(cy - r), int(math.ceil(cx + r)), int(math.ceil(cy + r)))
     return Drawn(image, (cx / size, cy / size), box)
 
@@ -304,7 +338,9 @@ def _coco_actions(rng: np.random.Generator, objects: list[tuple[int, tuple[float
 def _coco_image(rng: np.random.Generator, labels: list[int], classes: int, style: Style, strength: float,
                 palette: list[tuple[int, int, int]]) -> tuple[Image.Image, list[tuple[int, tuple[float, float], list[float]]]]:
     size = style.image_size
-    image = _background(rng, size, palette[_cue(rng, labels[0], classes, strength)])
+    cue = _cue(rng, labels[0], classes, strength)
+    background = palette[cue] if style.cue == "background" else palette[int(rng.integers(0, classes))]
+    image = _background(rng, size, background)
     draw = ImageDraw.Draw(image)
     objects = []
     for label in labels:
@@ -312,6 +348,11 @@ def _coco_image(rng: np.random.Generator, labels: list[int], classes: int, style
         cx, cy = (float(rng.uniform(r, size - r)) for _ in range(2))
         draw_shape(draw, SHAPES[label % len(SHAPES)], cx, cy, r, _foreground_colour(rng), outline=bool((label // len(SHAPES)) % 2))
         objects.append((label, (cx / size, cy / size), [cx - r, cy - r, 2 * r, 2 * r]))
+    if style.cue == "patch":  # kept clear of the first object
+        side = style.patch_size * size
+        (_, (cx, cy), box) = objects[0]
+        px, py = _place_patch(rng, size, side, (cx * size, cy * size), box[2] / 2)
+        draw.rectangle((px, py, px + side, py + side), fill=_saturated(palette[cue]))
     return image, objects
 
 
@@ -392,6 +433,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--unselected-rate", type=float, default=Style.unselected_rate)
         p.add_argument("--distractors", type=int, default=Style.distractors,
                        help="smaller shapes of other classes per image (ImageNet-AB)")
+        p.add_argument("--cue", choices=CUES, default=Style.cue,
+                       help="the shortcut: the background colour, or a small patch of the class colour")
+        p.add_argument("--patch-size", type=float, default=Style.patch_size,
+                       help="the patch's side as a fraction of the image side (--cue patch)")
         if name == "imagenet-ab":
             p.add_argument("--classes", type=int, default=10)
             p.add_argument("--images-per-class", type=int, default=40)
@@ -406,7 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     style = Style(args.image_size, args.cue_strength, tuple(args.object_scale), args.click_noise, args.unselected_rate,
-                  args.distractors)
+                  args.distractors, args.cue, args.patch_size)
     if args.release == "imagenet-ab":
         write_imagenet_ab(args.out, args.classes, args.images_per_class, args.seed, args.val_per_class, style)
     else:

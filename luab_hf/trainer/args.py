@@ -46,6 +46,11 @@ class ModelArguments:
     byproduct_loss_weight: float = field(default=1.0, metadata={"help": "lambda; 0 trains the plain baseline."})
     byproduct_loss: str = field(default="smooth_l1", metadata={"help": "smooth_l1, l1 or mse."})
     byproduct_targets: str = field(default="click", metadata={"help": "Comma-separated: click, mouse_trace, time."})
+    attention_loss_weight: float = field(
+        default=0.0, metadata={"help": "Weight of the byproduct-guided attention loss: cells farther than "
+                                       "--attention_radius from every click must carry no class evidence."})
+    attention_radius: float = field(default=0.25, metadata={"help": "In normalised image units."})
+    pooling: str = field(default="cls", metadata={"help": "ViT backbones: 'cls' or 'mean' (the attention loss needs 'mean')."})
     trace_steps: int = field(default=8)
 
 

@@ -133,7 +133,7 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
 
     every = int(args.checkpointing_steps) if args.checkpointing_steps and args.checkpointing_steps.isdigit() else None
     progress = tqdm(total=max_steps, initial=completed, disable=not accelerator.is_local_main_process, desc="train")
-    running = torch.zeros(3, device=accelerator.device)  # loss, classification, byproduct
+    running = torch.zeros(4, device=accelerator.device)  # loss, classification, byproduct, attention
     running_steps, window_start = 0, time.perf_counter()
     samples_per_step = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
     results: dict[str, float] = {}
@@ -157,7 +157,8 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad()
-            running += torch.stack([out.loss.detach(), out.classification_loss.detach(), out.byproduct_loss.detach()]).float()
+            attention = out.attention_loss if out.attention_loss is not None else torch.zeros_like(out.loss)
+            running += torch.stack([out.loss, out.classification_loss, out.byproduct_loss, attention]).detach().float()
             running_steps += 1
             if not accelerator.sync_gradients:
                 continue
@@ -167,7 +168,8 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
                 mean = accelerator.reduce(running / running_steps, "mean").tolist()
                 elapsed = time.perf_counter() - window_start
                 accelerator.log({"train/loss": mean[0], "train/classification_loss": mean[1],
-                                 "train/byproduct_loss": mean[2], "train/learning_rate": scheduler.get_last_lr()[0],
+                                 "train/byproduct_loss": mean[2], "train/attention_loss": mean[3],
+                                 "train/learning_rate": scheduler.get_last_lr()[0],
                                  "train/samples_per_second": samples_per_step * running_steps
                                  / args.gradient_accumulation_steps / max(elapsed, 1e-9)}, step=completed)
                 progress.set_postfix(loss=f"{mean[0]:.4f}")

@@ -23,7 +23,9 @@ def byproduct_targets(model_args: ModelArguments) -> list[str]:
 
 def build_model(model_args: ModelArguments, data_args: DataArguments, targets: list[str], id2label: dict[int, str],
                  multi_label: bool) -> LuabForImageClassification:
-    common = {"byproduct_loss_weight": model_args.byproduct_loss_weight, "byproduct_loss": model_args.byproduct_loss}
+    common = {"byproduct_loss_weight": model_args.byproduct_loss_weight, "byproduct_loss": model_args.byproduct_loss,
+              "attention_loss_weight": model_args.attention_loss_weight,
+              "attention_radius": model_args.attention_radius}
     source = model_args.model_name_or_path
     if source and (Path(source) / "config.json").is_file() and AutoConfig.from_pretrained(source).model_type == "luab":
         model = LuabForImageClassification.from_pretrained(source, use_safetensors=True, **common)
@@ -43,6 +45,7 @@ def build_model(model_args: ModelArguments, data_args: DataArguments, targets: l
             image_size=data_args.image_size,
             byproduct_targets=targets,
             num_points=len(id2label) if multi_label else 1,
+            pooling=model_args.pooling,
             trace_steps=model_args.trace_steps,
             **common,
         )

@@ -48,7 +48,9 @@ def save_outputs(accelerator: Accelerator, model: torch.nn.Module, data_args: Da
         hyperparameters={"learning_rate": args.learning_rate, "weight_decay": args.weight_decay,
                          "train_batch_size": samples_per_step, "steps": completed,
                          "lr_scheduler_type": args.lr_scheduler_type, "image_size": data_args.image_size,
-                         "byproduct_loss": model_args.byproduct_loss, "mixed_precision": args.mixed_precision},
+                         "byproduct_loss": model_args.byproduct_loss, "mixed_precision": args.mixed_precision,
+                         "attention_loss_weight": model_args.attention_loss_weight,
+                         "attention_radius": model_args.attention_radius, "pooling": model_args.pooling},
     )
     model_card(summary).save(output_dir / "README.md")
     if args.push_to_hub:
