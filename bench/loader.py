@@ -1,7 +1,8 @@
 """Loader throughput: the byproduct-aware training input path vs the same path without byproducts.
 
 Ours: ``LuabBatchTransform`` over ``PointTransform.for_training`` (decode, random resized crop +
-flip with the click and trace points mapped, targets and masks) + ``collate_byproducts``. The
+flip with the click points mapped, targets and masks) + ``collate_byproducts``, on JPEGs of
+ImageNet's typical size. The
 baseline is the same code path with no points: the same rows decoded, the same transform and
 per-example seeding, images and labels only, ``default_collate``. Rounds are interleaved; the
 ratio is of the medians (the min is reported too). Both are measured with float output
@@ -51,7 +52,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    classes, per_class, image_size, crop, repeats = (4, 16, 96, 64, 3) if args.quick else (10, 64, 256, 224, 7)
+    # full size: JPEGs of ImageNet's typical size (about 400 x 350), cropped to 224 as in training
+    classes, per_class, image_size, crop, repeats = (4, 16, 96, 64, 3) if args.quick else (10, 64, 384, 224, 7)
     with TemporaryDirectory() as tmp:
         raw = synthetic.write_imagenet_ab(Path(tmp) / "raw", classes, per_class, seed=0,
                                           style=synthetic.Style(image_size=image_size))

@@ -47,9 +47,15 @@ def table(figures: dict) -> list[str]:
         ("Train step, LUAB / plain classifier (worst of ViT-S/16, ResNet-50; 224 px, batch 8, CPU)",
          f"{f['train_step_ratio']:.3f}x (ViT {f['train_step']['vit_ratio']:.3f}x, ResNet {f['train_step']['resnet_ratio']:.3f}x)",
          "≤ 1.01x", f["train_step_ratio"] <= 1.01),
-        ("Loader throughput, byproduct-aware / plain RandomResizedCrop+flip",
-         f"{f['loader_ratio']:.3f}x ({f['loader']['samples_per_second']:.0f} vs {f['loader']['plain_samples_per_second']:.0f} samples/s)",
-         "≥ 0.97x", f["loader_ratio"] >= 0.97),
+        ("Loader throughput, byproduct-aware / the same path without points (float output; median of interleaved rounds)",
+         f"{f['loader_ratio']:.3f}x ({f['loader']['samples_per_second']:.0f} vs {f['loader']['plain_samples_per_second']:.0f} "
+         f"samples/s; best rounds {f['loader']['ratio_best']:.3f}x)",
+         "≥ 0.99x", f["loader_ratio"] >= 0.99),
+        ("Loader throughput with uint8 output (normalised later, batched, on the device)",
+         f"{f['loader']['uint8_ratio']:.3f}x ({f['loader']['uint8_samples_per_second']:.0f} vs "
+         f"{f['loader']['plain_uint8_samples_per_second']:.0f} samples/s; whole input path "
+         f"{f['loader']['uint8_samples_per_second'] / f['loader']['samples_per_second']:.2f}x the float one)",
+         "≥ 0.99x", f["loader"]["uint8_ratio"] >= 0.99),
         ("ImageNet-AB ingest, whole conversion / published loader's parse",
          f"{f['ingest_ratio']:.2f}x ({f['ingest']['records_per_second']:,} vs {f['ingest']['published_records_per_second']:,} records/s)",
          "≥ 1.5x", f["ingest_ratio"] >= 1.5),

@@ -151,9 +151,10 @@ class LuabBatchTransform:
         if with_trace:
             points = np.concatenate([points, resample_trace(trace, self.trace_steps)])
         out = self.transform(image, points, generator=generator)
-        k = len(points) - (self.trace_steps if with_trace else 0)
-        example = {"pixel_values": out["pixel_values"], "points": out["points"][:k], "points_valid": out["points_valid"][:k]}
+        example = {"pixel_values": out["pixel_values"], "points": out["points"], "points_valid": out["points_valid"]}
         if with_trace:
+            k = len(points) - self.trace_steps
+            example["points"], example["points_valid"] = out["points"][:k], out["points_valid"][:k]
             example["trace"], example["trace_valid"] = out["points"][k:], out["points_valid"][k:]
         if "time" in self.targets:
             example["annotation_time"] = torch.tensor(0.0 if math.isnan(seconds) else seconds)

@@ -191,3 +191,22 @@ def test_epoch_millisecond_times_round_trip_exactly_and_out_of_80_icons_are_coun
     row = load_dataset(str(tmp_path / "coco"), "byproducts", split="train")[0]
     assert [a["category"] for a in row["actions"]] == ["street sign", "hat", "cat"] and len(row["points"]) == 1
     assert row["actions"][2]["time_ms"] == 16000000000
+
+
+@pytest.mark.parametrize("where", ["the release itself", "a parent of the release", "the images folder"])
+def test_an_output_that_is_or_holds_an_input_is_refused_and_nothing_is_touched(imagenet_copy, where, capsys):
+    output = {"the release itself": imagenet_copy, "a parent of the release": imagenet_copy.parent,
+              "the images folder": imagenet_copy / "train"}[where]
+    before = sorted(str(p) for p in imagenet_copy.rglob("*"))
+    code = imagenet_ab.main(["--xml", str(imagenet_copy), "--images", str(imagenet_copy / "train"),
+                             "--label-set", "present", "--output", str(output), "--overwrite"])
+    assert code == 1 and "would replace your data" in capsys.readouterr().err
+    assert sorted(str(p) for p in imagenet_copy.rglob("*")) == before
+
+
+def test_coco_output_equal_to_the_images_folder_is_refused(coco_release, tmp_path, capsys):
+    images = Path(shutil.copytree(coco_release / "train2014", tmp_path / "images"))
+    count = len(list(images.iterdir()))
+    assert coco_ab.main(["--json", str(coco_release / "coco_ab_v1_0.json"), "--images", str(images),
+                         "--output", str(images), "--overwrite"]) == 1
+    assert "is the input --images" in capsys.readouterr().err and len(list(images.iterdir())) == count

@@ -185,7 +185,14 @@ def test_output_dir_and_checkpoint_ownership(imagenet_dataset, tmp_path, capsys)
     assert train.main([*base, "--backbone", "resnet-micro", "--output_dir", str(other),
                        "--resume_from_checkpoint", str(out / "checkpoints" / "step_00000001")]) == 2
     assert "belongs to another model" in capsys.readouterr().err
+    (out / "checkpoints" / "step_00000001" / "extra.txt").write_text("inside a run folder: the run's own")
     assert train.main([*base, "--backbone", "vit-micro", "--output_dir", str(out), "--overwrite_output_dir"]) == 0
+    # a folder holding anything a run does not write (the user's data, a dataset) is never cleared
+    (out / "notes.txt").write_text("mine")
+    (out / "ImageNet-AB").mkdir()
+    assert train.main([*base, "--backbone", "vit-micro", "--output_dir", str(out), "--overwrite_output_dir"]) == 2
+    assert "ImageNet-AB, notes.txt" in capsys.readouterr().err
+    assert (out / "notes.txt").read_text() == "mine" and (out / "model.safetensors").is_file()
 
 
 def test_trackio_logs_the_loss_terms_offline(imagenet_dataset, tmp_path, monkeypatch):

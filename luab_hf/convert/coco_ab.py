@@ -168,7 +168,10 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
     notes = []
     outside_80 = [0]
 
-    with staged_output(args.output, args.overwrite) as staging:
+    inputs = [("--json", args.json), ("--images", args.images), ("--instances", args.instances),
+              *((f"--eval-split {n}", f) for n, f in eval_splits.items()),
+              *((f"--eval-instances {n}", f) for n, f in eval_instances.items())]
+    with staged_output(args.output, args.overwrite, inputs) as staging:
         job = _Job(args.points, instances, args.images, schema)
         seen: set[int] = set()
         writers = SplitWriters(staging, "train", configs, args.shard_size)

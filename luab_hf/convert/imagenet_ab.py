@@ -158,7 +158,8 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
     rows: dict[str, dict[str, int]] = {"default": {}, "byproducts": {}} if images else {"byproducts": {}}
     workers = max(1, args.num_workers)
 
-    with staged_output(args.output, args.overwrite) as staging:
+    inputs = [("--xml", args.xml), ("--images", args.images), *((f"--eval-split {n}", f) for n, f in eval_splits.items())]
+    with staged_output(args.output, args.overwrite, inputs) as staging:
         configs = {"byproducts": imagenet_ab_features(class_names, with_image=False)}
         if images is not None:
             configs["default"] = imagenet_ab_features(class_names, with_image=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,13 +15,28 @@ from ..staging import publish, remove_stale_staging, staging_path
 from .records import ConversionError, SkipLog
 
 
+def check_output_apart(output: Path, inputs: Iterable[tuple[str, Path | None]]) -> None:
+    """Refuse an output that is an input or holds one: replacing it would delete the user's data."""
+    target = Path(output).resolve()
+    for flag, path in inputs:
+        if path is None:
+            continue
+        source = Path(path).resolve()
+        if source == target or target in source.parents:
+            relation = "is" if source == target else "contains"
+            raise ConversionError(f"--output {output} {relation} the input {flag} {path}; writing there would "
+                                  "replace your data: choose an output folder outside the inputs")
+
+
 @contextmanager
-def staged_output(output: Path, overwrite: bool) -> Iterator[Path]:
+def staged_output(output: Path, overwrite: bool, inputs: Iterable[tuple[str, Path | None]] = ()) -> Iterator[Path]:
     """Yield a staging folder beside ``output`` that replaces it only if the block succeeds.
 
     A failed or killed conversion never leaves a half-written ``output``: either the old folder
-    (or nothing) is there, or the complete new one.
+    (or nothing) is there, or the complete new one. ``inputs`` (flag, path) pairs are never
+    replaced: an output that is or contains one is refused before anything is written.
     """
+    check_output_apart(output, inputs)
     output = Path(output).absolute()
     if output.exists() and not overwrite:
         raise ConversionError(f"{output}: already exists (pass --overwrite to replace it)")

@@ -13,6 +13,27 @@ from ..staging import publish, staging_path
 from .args import SetupError, TrainingArguments
 
 CHECKPOINT_META = "luab_checkpoint.json"
+#: What a run writes into --output_dir: all that --overwrite_output_dir may remove.
+RUN_FILES = ("model.safetensors", "model.safetensors.index.json", "config.json", "configuration_luab.py",
+             "modeling_luab.py", "preprocessor_config.json", "all_results.json", "training_args.json", "README.md",
+             "logs", "checkpoints")
+
+
+def foreign_entries(output: Path) -> list[str]:
+    """Entries of ``output`` a run did not write (sharded weights ``model-*.safetensors`` are ours)."""
+    return sorted(p.name for p in output.iterdir()
+                  if p.name not in RUN_FILES and not (p.name.startswith("model-") and p.name.endswith(".safetensors")))
+
+
+def clear_run(output: Path) -> None:
+    """Remove what an earlier run wrote into ``output``, and nothing else."""
+    for entry in output.iterdir():
+        if entry.name not in RUN_FILES and not (entry.name.startswith("model-") and entry.name.endswith(".safetensors")):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def list_checkpoints(output_dir: Path) -> list[Path]:
@@ -48,6 +69,11 @@ def check_output_dir(args: TrainingArguments, checkpoint: Path | None) -> None:
     if not output.exists() or not any(output.iterdir()):
         return
     if args.overwrite_output_dir:
+        foreign = foreign_entries(output)
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            raise SetupError(f"--output_dir {output} holds files a training run does not write ({shown}); "
+                             "--overwrite_output_dir replaces only an earlier run's outputs: choose another folder")
         return
     if checkpoint is not None and output.resolve() in checkpoint.resolve().parents:
         return

@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import shutil
 import sys
 import time
 from dataclasses import asdict
@@ -28,7 +27,13 @@ from transformers import get_scheduler
 
 from ..transforms import normalize_pixels
 from .args import DataArguments, ModelArguments, SetupError, TrainingArguments, parse_args
-from .checkpoints import CHECKPOINT_META, check_output_dir, resolve_checkpoint, save_checkpoint
+from .checkpoints import (
+    CHECKPOINT_META,
+    check_output_dir,
+    clear_run,
+    resolve_checkpoint,
+    save_checkpoint,
+)
 from .data import load_data, make_loaders
 from .evaluation import evaluate
 from .modeling import build_model, byproduct_targets
@@ -83,7 +88,7 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
     set_seed(args.seed)
     if accelerator.is_main_process:
         if args.overwrite_output_dir and checkpoint is None and output_dir.exists():
-            shutil.rmtree(output_dir)
+            clear_run(output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
         (output_dir / RUN_ARGS).write_text(json.dumps(
             {"data": asdict(data_args), "model": asdict(model_args), "training": asdict(args)}, indent=2))
