@@ -174,6 +174,16 @@ def test_bad_setups_stop_before_training(imagenet_dataset, tmp_path, capsys, ext
     assert not (out / "model.safetensors").exists()
 
 
+def test_a_diverged_run_stops_names_the_steps_and_writes_no_model(imagenet_dataset, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = train.main(["--dataset_name", str(imagenet_dataset), "--backbone", "resnet-micro", "--max_train_steps", "6",
+                       "--report_to", "none", "--eval_splits", "", "--output_dir", str(out), "--max_grad_norm", "0",
+                       *COMMON, "--learning_rate", "1e12"])
+    error = capsys.readouterr().err
+    assert code == 1 and "non-finite between steps" in error and "Traceback" not in error
+    assert not (out / "model.safetensors").exists() and not (out / "README.md").exists()
+
+
 def test_output_dir_and_checkpoint_ownership(imagenet_dataset, tmp_path, capsys):
     out = tmp_path / "run"
     base = ["--dataset_name", str(imagenet_dataset), "--max_train_steps", "2", "--checkpointing_steps", "1",

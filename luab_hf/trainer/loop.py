@@ -42,6 +42,10 @@ from .outputs import save_outputs
 RUN_ARGS = "training_args.json"
 
 
+class TrainingDiverged(Exception):
+    """The loss stopped being finite; the message names the steps."""
+
+
 def _signature(model_args: ModelArguments, data_args: DataArguments, targets: list[str], num_labels: int) -> dict:
     """What makes a checkpoint belong to this run's model."""
     return {"model": model_args.model_name_or_path or model_args.backbone, "num_labels": num_labels,
@@ -171,6 +175,12 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
             progress.update(1)
             if completed % args.logging_steps == 0 or completed == max_steps:
                 mean = accelerator.reduce(running / running_steps, "mean").tolist()
+                if not all(math.isfinite(value) for value in mean):  # every rank sees the same mean
+                    raise TrainingDiverged(
+                        f"the loss became non-finite between steps {completed - running_steps + 1} and {completed} "
+                        f"(loss {mean[0]}, classification {mean[1]}, byproduct {mean[2]}, attention {mean[3]}); "
+                        "no final model was written: lower --learning_rate, raise --num_warmup_steps or use "
+                        "--max_grad_norm, and resume from the last checkpoint if you have one")
                 elapsed = time.perf_counter() - window_start
                 accelerator.log({"train/loss": mean[0], "train/classification_loss": mean[1],
                                  "train/byproduct_loss": mean[2], "train/attention_loss": mean[3],
@@ -216,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     except SetupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except TrainingDiverged as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
