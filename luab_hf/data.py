@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import default_collate
 
 from .schema import TASKS, TaskSchema, detect_task
 from .transforms import PointTransform
@@ -171,15 +172,13 @@ def collate_byproducts(examples: Sequence[dict[str, Any]]) -> dict[str, torch.Te
     """Stack examples from :class:`LuabBatchTransform` into a batch for the model.
 
     Targets marked valid are checked here, on the CPU side of the pipeline (finite; points in
-    [0, 1]), so the model's loss never has to look at values and wait for the device.
+    [0, 1]), so the model's loss never has to look at values and wait for the device. Stacking is
+    ``default_collate``'s, which in a loader worker writes the batch straight into shared memory
+    (no extra copy of the pixels on their way to the main process).
     """
     if not examples:
         raise ValueError("cannot collate an empty batch")
-    batch = {}
-    for key in examples[0]:
-        values = [example[key] for example in examples]
-        batch[key] = torch.stack([torch.as_tensor(v) for v in values]) if key != "labels" or torch.is_tensor(values[0]) \
-            else torch.tensor(values, dtype=torch.long)
+    batch = default_collate(list(examples))
     for key, (mask, is_point) in _CHECKED_TARGETS.items():
         if key in batch and mask in batch:
             check_targets(key, batch[key], batch[mask], is_point)

@@ -224,7 +224,7 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
                 "target by default (`LuabBatchTransform(keep_points_of_absent_classes=True)` keeps it), "
                 "as in the published loader.",
                 "Icons named with one of COCO's 91 names outside the 80 classes (e.g. `street sign`) are kept "
-                "in `actions` and are no point; the count is under options. A name outside the 91 is a "
+                "in `actions` and are no point (counted below). A name outside the 91 is a "
                 "record error.",
                 "Every time is int64 milliseconds since the image was shown (`timeAt`).",
                 "Click and icon coordinates must lie in [0, 1]; mouse-trace points are finite but may "
