@@ -163,6 +163,10 @@ def test_lambda_zero_baseline_and_push(imagenet_dataset, tmp_path, monkeypatch, 
         (["--byproduct_targets", "click,gaze"], "--byproduct_targets"),
         (["--backbone", "no_such_backbone_anywhere"], "unknown backbone"),
         (["--streaming"], "needs --max_train_steps"),
+        (["--checkpointing_steps", "5e3"], "expected a whole number of steps"),
+        (["--checkpointing_steps", "0"], "expected a whole number of steps"),
+        (["--streaming", "--max_train_steps", "2", "--checkpointing_steps", "epoch"], "no epochs all ranks agree on"),
+        (["--streaming", "--max_train_steps", "2", "--eval_epochs", "1"], "no epochs all ranks agree on"),
     ],
 )
 def test_bad_setups_stop_before_training(imagenet_dataset, tmp_path, capsys, extra, message):
@@ -222,3 +226,60 @@ def test_two_process_streaming_run_takes_the_same_steps_on_both_ranks(imagenet_d
            "--eval_splits", "validation", "--output_dir", str(out), *COMMON)  # 48 rows: 3 batches per rank and pass
     results = json.loads((out / "all_results.json").read_text())
     assert results["train/steps"] == 6 and results["train/epochs"] >= 2 and "validation/accuracy" in results
+
+
+def test_labels_outside_the_label_space_are_named_before_training(imagenet_dataset, tmp_path, capsys):
+    from datasets import load_dataset
+
+    rows = load_dataset(str(imagenet_dataset), split="train")
+    broken = tmp_path / "broken"
+    rows.map(lambda row, index: {"label": -1 if index == 5 else row["label"]}, with_indices=True) \
+        .to_parquet(str(broken / "data" / "train.parquet"))
+    code = train.main(["--dataset_name", str(broken), "--backbone", "vit-micro", "--output_dir", str(tmp_path / "run"),
+                       "--report_to", "none", "--eval_splits", "", *COMMON])
+    assert code == 2 and "label -1 is outside the 3 classes (first found at row 5)" in capsys.readouterr().err
+
+
+def test_training_options_checkpoint_limit_subset_decay_and_top5(imagenet_dataset, tmp_path):
+    from luab_hf import create_luab_model
+    from luab_hf.trainer.loop import parameter_groups
+
+    out = tmp_path / "run"
+    assert train.main(["--dataset_name", str(imagenet_dataset), "--backbone", "resnet-micro", "--output_dir", str(out),
+                       "--report_to", "none", "--max_train_steps", "4", "--checkpointing_steps", "1",
+                       "--checkpoints_total_limit", "2", "--max_train_samples", "12", "--gradient_checkpointing", "true",
+                       *COMMON]) == 0
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step_00000003", "step_00000004"]
+    results = json.loads((out / "all_results.json").read_text())
+    assert "validation/accuracy" in results and not any("top5" in key for key in results)  # 3 classes
+    # the seeded subset draws from every class (rows are stored grouped by class)
+    from luab_hf.trainer.args import parse_args
+    from luab_hf.trainer.data import load_data, make_loaders
+
+    data_args, model_args, args = parse_args(["--dataset_name", str(imagenet_dataset), "--output_dir", str(out),
+                                              "--max_train_samples", "12", "--image_size", "32"])
+    data = load_data(data_args, ["click"])
+    loader, _, _ = make_loaders(data, data_args, model_args, args, ["click"], __import__("accelerate").Accelerator(cpu=True))
+    assert len(set(loader.dataset.with_format(None)["label"])) == 3 and len(loader.dataset) == 12
+
+    vit = create_luab_model("vit-micro", num_labels=3)
+    groups = parameter_groups(vit, 0.05)
+    quiet = {id(p) for p in groups[1]["params"]}
+    named = dict(vit.named_parameters())
+    assert id(named["luab.backbone.model.embeddings.position_embeddings"]) in quiet
+    assert id(named["luab.backbone.model.embeddings.cls_token"]) in quiet
+    assert id(named["classifier.weight"]) not in quiet and id(named["classifier.bias"]) in quiet
+    timm_vit = create_luab_model("test_vit", num_labels=3)
+    quiet = {id(p) for p in parameter_groups(timm_vit, 0.05)[1]["params"]}
+    assert id(dict(timm_vit.named_parameters())["luab.backbone.model.timm_model.pos_embed"]) in quiet
+
+
+def test_fine_tuning_a_luab_checkpoint_keeps_its_image_size(imagenet_dataset, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    common = ["--dataset_name", str(imagenet_dataset), "--report_to", "none", "--max_train_steps", "1",
+              "--eval_splits", "validation", "--per_device_train_batch_size", "4"]
+    assert train.main([*common, "--backbone", "vit-micro", "--image_size", "32", "--output_dir", str(first)]) == 0
+    # no --image_size: the checkpoint's 32 px, not the 224 px default
+    assert train.main([*common, "--model_name_or_path", str(first), "--output_dir", str(second)]) == 0
+    processor = json.loads((second / "preprocessor_config.json").read_text())
+    assert processor["crop_size"] == {"height": 32, "width": 32}

@@ -27,11 +27,13 @@ class DataArguments:
                           "so point error and attention alignment can be measured."},
     )
     streaming: bool = field(default=False, metadata={"help": "Stream the dataset (needs --max_train_steps)."})
-    image_size: int = field(default=224)
+    image_size: int | None = field(
+        default=None, metadata={"help": "Input side in pixels; default: a LUAB checkpoint's own (--model_name_or_path), "
+                                        "else 224."})
     min_crop_scale: float = field(default=0.08, metadata={"help": "RandomResizedCrop's smallest area fraction."})
     drop_labels_outside_crop: bool = field(
         default=False, metadata={"help": "COCO-AB: drop a class label when its click leaves the crop (the published loader's quirk)."})
-    max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N train rows."})
+    max_train_samples: int | None = field(default=None, metadata={"help": "Train on a seeded random subset of N rows."})
     dataloader_num_workers: int = field(default=0)
 
 
@@ -71,6 +73,9 @@ class TrainingArguments:
     mixed_precision: str = field(default="no", metadata={"help": "no, fp16 or bf16."})
     seed: int = field(default=42)
     checkpointing_steps: str | None = field(default=None, metadata={"help": "Save state every N steps, or 'epoch'."})
+    checkpoints_total_limit: int | None = field(
+        default=None, metadata={"help": "Keep at most this many checkpoints (the oldest complete ones go first)."})
+    gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations in backward: less memory."})
     resume_from_checkpoint: str | None = field(default=None, metadata={"help": "A checkpoint folder, or 'latest' in output_dir."})
     logging_steps: int = field(default=10)
     eval_epochs: int = field(default=0, metadata={"help": "Also evaluate every N epochs; 0: only at the end."})
@@ -84,6 +89,21 @@ ARGUMENT_CLASSES = (DataArguments, ModelArguments, TrainingArguments)
 
 class SetupError(Exception):
     """A problem found before training starts; the message says what to change."""
+
+
+def checkpoint_every(args: TrainingArguments, streaming: bool) -> int | None:
+    """``--checkpointing_steps`` as a step count (None for none or 'epoch'), or a clear refusal."""
+    value = args.checkpointing_steps
+    if value is None or value == "":
+        return None
+    if value == "epoch":
+        if streaming:
+            raise SetupError("--checkpointing_steps epoch: a stream has no epochs all ranks agree on; give a number "
+                             "of steps")
+        return None
+    if not value.isdigit() or int(value) == 0:
+        raise SetupError(f"--checkpointing_steps {value!r}: expected a whole number of steps > 0 (e.g. 5000) or 'epoch'")
+    return int(value)
 
 
 def parse_args(argv: list[str] | None) -> tuple[DataArguments, ModelArguments, TrainingArguments]:

@@ -81,7 +81,8 @@ def check_output_dir(args: TrainingArguments, checkpoint: Path | None) -> None:
                      "--resume_from_checkpoint latest to continue it, or choose another folder")
 
 
-def save_checkpoint(accelerator: Accelerator, output_dir: Path, step: int, epoch: int, signature: dict) -> Path:
+def save_checkpoint(accelerator: Accelerator, output_dir: Path, step: int, epoch: int, signature: dict,
+                    total_limit: int | None = None) -> Path:
     """``accelerator.save_state`` into a staging folder that every rank shares, published once
     complete, so a crash never leaves a half-written checkpoint where ``latest`` would find it."""
     final = output_dir / "checkpoints" / f"step_{step:08d}"
@@ -94,5 +95,8 @@ def save_checkpoint(accelerator: Accelerator, output_dir: Path, step: int, epoch
     if accelerator.is_main_process:
         (staging / CHECKPOINT_META).write_text(json.dumps({"step": step, "epoch": epoch, "signature": signature}))
         publish(staging, final, replace=True)
+        if total_limit:
+            for old in list_checkpoints(output_dir)[:-total_limit]:
+                shutil.rmtree(old)
     accelerator.wait_for_everyone()
     return final

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import datasets
+import pyarrow.compute as pc
 from accelerate import Accelerator
 from datasets import load_dataset
 from datasets.distributed import split_dataset_by_node
@@ -52,6 +53,8 @@ def load_data(data_args: DataArguments, targets: list[str]) -> RunData:
         raise SetupError(f"dataset {data_args.dataset_name} lacks columns: "
                          + "; ".join(f"{c!r} ({why})" for c, why in missing.items()))
     id2label = dict(enumerate(task.class_names(features)))
+    if not data_args.streaming:
+        check_labels(train, task, len(id2label), data_args.train_split)
     return RunData(train, {name: eval_source[name] for name in eval_names}, task, id2label)
 
 
@@ -68,16 +71,20 @@ def make_loaders(data: RunData, data_args: DataArguments, model_args: ModelArgum
     train_batches = batches(PointTransform.for_training(data_args.image_size, scale=(data_args.min_crop_scale, 1.0),
                                                         normalize=False), seed=args.seed)
     train = data.train
-    if data_args.max_train_samples is not None:
-        train = train.take(data_args.max_train_samples) if data_args.streaming else \
-            train.select(range(min(data_args.max_train_samples, len(train))))
+    if data_args.max_train_samples is not None:  # a seeded random subset: rows are stored grouped by class
+        if data_args.streaming:
+            train = train.shuffle(seed=args.seed, buffer_size=10_000).take(data_args.max_train_samples)
+        else:
+            count = min(data_args.max_train_samples, len(train))
+            train = train.shuffle(seed=args.seed).select(range(count)).flatten_indices()
     if data_args.train_val_split > 0:
         if data_args.streaming:
             raise SetupError("--train_val_split needs a map-style dataset (drop --streaming)")
         parts = train.train_test_split(test_size=data_args.train_val_split, seed=args.seed)
         train, data.evals[HOLDOUT] = parts["train"], parts["test"]
 
-    loader_kwargs = {"collate_fn": collate_byproducts, "num_workers": data_args.dataloader_num_workers}
+    loader_kwargs = {"collate_fn": collate_byproducts, "num_workers": data_args.dataloader_num_workers,
+                     "pin_memory": accelerator.device.type == "cuda"}
     if data_args.streaming:
         stream = split_dataset_by_node(train, accelerator.process_index, accelerator.num_processes)
         stream = stream.shuffle(seed=args.seed, buffer_size=1000)
@@ -92,3 +99,17 @@ def make_loaders(data: RunData, data_args: DataArguments, model_args: ModelArgum
         split.set_transform(eval_transform)
         eval_loaders[name] = DataLoader(split, batch_size=args.per_device_eval_batch_size, **loader_kwargs)
     return train_loader, eval_loaders, train_batches
+
+
+def check_labels(split: Any, task: TaskSchema, num_labels: int, name: str) -> None:
+    """Every label within the label space (-1, ClassLabel's "missing", included), named before training."""
+    column = split.data.column(task.label_column)
+    values = pc.list_flatten(column) if task.multi_label else column
+    if len(values) == 0 or values.null_count == len(values):
+        return
+    low, high = pc.min_max(values).values()
+    if low.as_py() < 0 or high.as_py() >= num_labels:
+        bad = low.as_py() if low.as_py() < 0 else high.as_py()
+        index = pc.index(column if not task.multi_label else pc.list_flatten(column), bad).as_py()
+        raise SetupError(f"split {name!r}: label {bad} is outside the {num_labels} classes (first found at "
+                         f"{'row' if not task.multi_label else 'label entry'} {index}); fix or drop those rows")

@@ -41,8 +41,10 @@ def evaluate(model, loader, accelerator: Accelerator, multi_label: bool) -> dict
                    "loss": torch.nn.functional.binary_cross_entropy_with_logits(logits, labels.float()).item()}
         valid = data["points_valid"] & labels.bool()
     else:
-        results = {"accuracy": topk_accuracy(logits, labels, 1), "top5_accuracy": topk_accuracy(logits, labels, 5),
+        results = {"accuracy": topk_accuracy(logits, labels, 1),
                    "loss": torch.nn.functional.cross_entropy(logits, labels).item()}
+        if logits.shape[-1] > 5:  # with five classes or fewer, top-5 is always 1
+            results["top5_accuracy"] = topk_accuracy(logits, labels, 5)
         valid = data["points_valid"]
     if valid.any():
         results["attention_alignment"] = attention_alignment(data["peaks"], data["points"], valid)

@@ -21,12 +21,19 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
+from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, send_to_device, set_seed
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from ..transforms import normalize_pixels
-from .args import DataArguments, ModelArguments, SetupError, TrainingArguments, parse_args
+from .args import (
+    DataArguments,
+    ModelArguments,
+    SetupError,
+    TrainingArguments,
+    checkpoint_every,
+    parse_args,
+)
 from .checkpoints import (
     CHECKPOINT_META,
     check_output_dir,
@@ -36,7 +43,7 @@ from .checkpoints import (
 )
 from .data import load_data, make_loaders
 from .evaluation import evaluate
-from .modeling import build_model, byproduct_targets
+from .modeling import build_model, byproduct_targets, resolve_image_size
 from .outputs import save_outputs
 
 RUN_ARGS = "training_args.json"
@@ -59,6 +66,26 @@ def _trackers(report_to: str) -> list[str] | None:
     return ["tensorboard", "trackio"] if names == ["all"] else names
 
 
+#: Parameters no recipe decays: position embeddings and special tokens (besides norms and biases).
+NO_DECAY_SUFFIXES = ("position_embeddings", "cls_token", "pos_embed", "mask_token", "dist_token", "reg_token")
+
+
+def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """AdamW groups: weight decay on weight matrices and kernels, none on norms, biases, position
+    embeddings and class tokens (nor on what a timm backbone lists in ``no_weight_decay()``)."""
+    skip: set[str] = set()
+    for prefix, module in model.named_modules():
+        if hasattr(module, "no_weight_decay") and callable(module.no_weight_decay):
+            skip |= {f"{prefix}.{name}" if prefix else name for name in module.no_weight_decay()}
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        quiet = parameter.ndim <= 1 or name in skip or name.endswith(NO_DECAY_SUFFIXES)
+        (no_decay if quiet else decay).append(parameter)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
 def make_accelerator(args: TrainingArguments) -> Accelerator:
     output_dir = Path(args.output_dir)
     return Accelerator(
@@ -76,8 +103,12 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
     targets = byproduct_targets(model_args)
     if data_args.streaming and args.max_train_steps is None:
         raise SetupError("--streaming needs --max_train_steps (a stream has no length to count epochs by)")
+    if data_args.streaming and args.eval_epochs:
+        raise SetupError("--eval_epochs: a stream has no epochs all ranks agree on; evaluation runs at the end")
+    every = checkpoint_every(args, data_args.streaming)
     checkpoint = resolve_checkpoint(args)
     check_output_dir(args, checkpoint)
+    data_args.image_size = resolve_image_size(data_args, model_args)
     output_dir = Path(args.output_dir)
     data = load_data(data_args, targets)
     id2label = data.id2label
@@ -101,10 +132,9 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
     model = build_model(model_args, data_args, targets, id2label, data.task.multi_label)
     train_loader, eval_loaders, train_batches = make_loaders(data, data_args, model_args, args, targets, accelerator)
 
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=args.learning_rate)
+    if args.gradient_checkpointing:
+        model.activation_checkpointing_enable()
+    optimizer = torch.optim.AdamW(parameter_groups(model, args.weight_decay), lr=args.learning_rate)
     model, optimizer = accelerator.prepare(model, optimizer)
     if not data_args.streaming:
         train_loader = accelerator.prepare(train_loader)
@@ -140,7 +170,6 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
             skip_batches = (completed % steps_per_epoch) * args.gradient_accumulation_steps
         accelerator.print(f"resumed from {checkpoint} at step {completed}")
 
-    every = int(args.checkpointing_steps) if args.checkpointing_steps and args.checkpointing_steps.isdigit() else None
     progress = tqdm(total=max_steps, initial=completed, disable=not accelerator.is_local_main_process, desc="train")
     running = torch.zeros(4, device=accelerator.device)  # loss, classification, byproduct, attention
     running_steps, window_start = 0, time.perf_counter()
@@ -153,10 +182,13 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
         train_batches.set_epoch(epoch)
         if hasattr(train_loader, "set_epoch"):
             train_loader.set_epoch(epoch)
+        elif hasattr(train_loader.dataset, "set_epoch"):  # a stream: a new shuffle order each pass
+            train_loader.dataset.set_epoch(epoch)
         loader = train_loader
         if epoch == start_epoch and skip_batches:
             loader = accelerator.skip_first_batches(train_loader, skip_batches)
         for batch in loader:
+            batch = send_to_device(batch, accelerator.device, non_blocking=True)  # a stream is not prepared
             batch["pixel_values"] = normalize_pixels(batch["pixel_values"], pixel_mean, pixel_std)
             with accelerator.accumulate(model):
                 out = model(**batch)
@@ -191,11 +223,11 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
                 running.zero_()
                 running_steps, window_start = 0, time.perf_counter()
             if every and completed % every == 0:
-                save_checkpoint(accelerator, output_dir, completed, epoch, signature)
+                save_checkpoint(accelerator, output_dir, completed, epoch, signature, args.checkpoints_total_limit)
             if completed >= max_steps:
                 break
         if args.checkpointing_steps == "epoch":
-            save_checkpoint(accelerator, output_dir, completed, epoch + 1, signature)
+            save_checkpoint(accelerator, output_dir, completed, epoch + 1, signature, args.checkpoints_total_limit)
         last = completed >= max_steps or epoch == (epochs or 0) - 1
         if last or (args.eval_epochs and (epoch + 1) % args.eval_epochs == 0):
             results = {f"{name}/{metric}": value for name, loader in eval_loaders.items()
