@@ -176,6 +176,8 @@ class TrainingSummary:
     results: dict[str, float]
     versions: dict[str, str]
     hyperparameters: dict[str, object] = field(default_factory=dict)
+    #: the Hub model this one was fine-tuned from (a repo id), when there is one
+    base_model: str | None = None
 
 
 def model_card(summary: TrainingSummary) -> ModelCard:
@@ -191,6 +193,7 @@ def model_card(summary: TrainingSummary) -> ModelCard:
         model_name=summary.model_name, license="apache-2.0", library_name="transformers",
         pipeline_tag="image-classification", tags=["luab", "annotation-byproducts", "image-classification"],
         datasets=[summary.dataset] if "/" in summary.dataset and not summary.dataset.startswith(("/", ".")) else None,
+        base_model=summary.base_model,
         eval_results=evals or None,
     )
     method = ("the plain baseline: cross-entropy only (`byproduct_loss_weight` = 0)" if summary.byproduct_loss_weight == 0

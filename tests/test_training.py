@@ -283,3 +283,69 @@ def test_fine_tuning_a_luab_checkpoint_keeps_its_image_size(imagenet_dataset, tm
     assert train.main([*common, "--model_name_or_path", str(first), "--output_dir", str(second)]) == 0
     processor = json.loads((second / "preprocessor_config.json").read_text())
     assert processor["crop_size"] == {"height": 32, "width": 32}
+
+
+@pytest.mark.parametrize("steps", [6, 4], ids=["last step ends an epoch", "last step mid-epoch"])
+def test_resuming_from_the_last_steps_checkpoint_ends_with_the_same_weights(imagenet_dataset, tmp_path, steps):
+    base = ["--dataset_name", str(imagenet_dataset), "--backbone", "resnet-micro", "--report_to", "none",
+            "--eval_splits", "validation", "--max_train_steps", str(steps), "--checkpointing_steps", "1", *COMMON]
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    assert train.main([*base, "--output_dir", str(whole)]) == 0  # 48 rows, batch 8: 6 steps an epoch
+    last = whole / "checkpoints" / f"step_{steps:08d}"
+    assert train.main([*base, "--output_dir", str(resumed), "--resume_from_checkpoint", str(last)]) == 0
+    for name, value in load_file(whole / "model.safetensors").items():
+        assert torch.equal(value, load_file(resumed / "model.safetensors")[name]), name
+    results = json.loads((resumed / "all_results.json").read_text())
+    assert results["train/steps"] == steps and results["train/epochs"] == 1
+    assert results["validation/accuracy"] == json.loads((whole / "all_results.json").read_text())["validation/accuracy"]
+
+
+def test_damaged_checkpoints_are_named_and_latest_skips_them(imagenet_dataset, tmp_path, capsys):
+    out = tmp_path / "run"
+    base = ["--dataset_name", str(imagenet_dataset), "--backbone", "resnet-micro", "--report_to", "none",
+            "--eval_splits", "", "--max_train_steps", "3", "--checkpointing_steps", "1", *COMMON, "--output_dir", str(out)]
+    assert train.main(base) == 0
+    newest = out / "checkpoints" / "step_00000003"
+    weights = newest / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # truncated, as by a full disk
+    assert train.main([*base, "--resume_from_checkpoint", str(newest)]) == 2
+    error = capsys.readouterr().err
+    assert "model.safetensors is damaged" in error and "Traceback" not in error
+    optimizer = out / "checkpoints" / "step_00000002" / "optimizer.bin"
+    optimizer.write_bytes(optimizer.read_bytes()[:-100])
+    assert train.main([*base, "--resume_from_checkpoint", "latest"]) == 0
+    captured = capsys.readouterr()
+    assert "skipping checkpoint" in captured.err and "step_00000003" in captured.err and "step_00000002" in captured.err
+    assert "step_00000001 at step 1" in captured.out
+
+
+def test_a_checkpoint_from_another_process_count_is_refused(imagenet_dataset, tmp_path, capsys):
+    import shutil
+
+    out = tmp_path / "run"
+    base = ["--dataset_name", str(imagenet_dataset), "--backbone", "resnet-micro", "--report_to", "none",
+            "--eval_splits", "", "--max_train_steps", "2", "--checkpointing_steps", "1", *COMMON, "--output_dir", str(out)]
+    assert train.main(base) == 0
+    checkpoint = out / "checkpoints" / "step_00000001"
+    shutil.copy(checkpoint / "random_states_0.pkl", checkpoint / "random_states_1.pkl")  # as two processes leave it
+    assert train.main([*base, "--resume_from_checkpoint", str(checkpoint)]) == 2
+    assert "saved by 2 processes, this run has 1" in capsys.readouterr().err
+
+
+def test_model_card_metadata_names_the_dataset_and_the_base_model(imagenet_dataset, tmp_path):
+    from huggingface_hub import ModelCard
+
+    from luab_hf import create_luab_model
+    from luab_hf.models.export import export_timm
+
+    weights = export_timm(create_luab_model("test_resnet", num_labels=3), tmp_path / "test_resnet.safetensors")
+    out = tmp_path / "run"
+    assert train.main(["--dataset_name", str(imagenet_dataset), "--model_name_or_path", "test_resnet",
+                       "--timm_weights", weights, "--report_to", "none", "--max_train_steps", "1",
+                       "--output_dir", str(out), *COMMON]) == 0
+    card = ModelCard.load(out / "README.md")
+    assert card.data.base_model == "timm/test_resnet"
+    splits = {result.dataset_split for result in card.data.eval_results}
+    assert splits == {"validation"}  # the default --eval_splits
+    assert all(result.dataset_type == str(imagenet_dataset) for result in card.data.eval_results)
+    assert not any(result.metric_type == "top5_accuracy" for result in card.data.eval_results)  # 3 classes

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
+import zipfile
 from pathlib import Path
 
 from accelerate import Accelerator
+from safetensors import safe_open
 
 from ..staging import publish, staging_path
 from .args import SetupError, TrainingArguments
@@ -43,20 +46,68 @@ def list_checkpoints(output_dir: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.name.startswith("step_") and (p / CHECKPOINT_META).is_file())
 
 
+def checkpoint_problem(path: Path) -> str | None:
+    """What is wrong with a checkpoint folder, or None when every file in it reads back whole:
+    the metadata parses, safetensors headers match their file sizes, torch archives pass their
+    CRC checks. Nothing is unpickled."""
+    try:
+        json.loads((path / CHECKPOINT_META).read_text())
+    except (OSError, ValueError) as error:
+        return f"{CHECKPOINT_META} is unreadable ({error})"
+    for file in sorted(path.rglob("*")):
+        if not file.is_file() or file.name == CHECKPOINT_META:
+            continue
+        name = file.relative_to(path)
+        if file.stat().st_size == 0:
+            return f"{name} is empty"
+        if file.suffix == ".safetensors":
+            try:
+                with safe_open(str(file), framework="pt"):
+                    pass
+            except Exception as error:  # safetensors raises its own types for every kind of damage
+                return f"{name} is damaged ({error})"
+        elif file.suffix in (".bin", ".pkl", ".pt", ".pth"):
+            try:
+                with zipfile.ZipFile(file) as archive:
+                    bad = archive.testzip()
+            except (zipfile.BadZipFile, OSError) as error:
+                return f"{name} is not a complete torch archive ({error})"
+            if bad is not None:
+                return f"{name} is damaged (bad CRC in {bad})"
+    return None
+
+
 def resolve_checkpoint(args: TrainingArguments) -> Path | None:
+    """The checkpoint to resume from. ``latest`` takes the newest *complete* one, saying which
+    damaged ones it skipped; a named one that is damaged is refused with the file at fault."""
     if args.resume_from_checkpoint is None:
         return None
     if args.resume_from_checkpoint == "latest":
         found = list_checkpoints(Path(args.output_dir))
-        if not found:
-            raise SetupError(f"--resume_from_checkpoint latest: no complete checkpoint in {args.output_dir}/checkpoints")
-        return found[-1]
+        for candidate in reversed(found):
+            problem = checkpoint_problem(candidate)
+            if problem is None:
+                return candidate
+            print(f"note: skipping checkpoint {candidate}: {problem}", file=sys.stderr, flush=True)
+        raise SetupError(f"--resume_from_checkpoint latest: no complete checkpoint in {args.output_dir}/checkpoints")
     path = Path(args.resume_from_checkpoint)
     if not path.is_dir():
         raise SetupError(f"--resume_from_checkpoint {path}: no such folder")
     if not (path / CHECKPOINT_META).is_file():
         raise SetupError(f"--resume_from_checkpoint {path}: not a checkpoint of this script (no {CHECKPOINT_META})")
+    problem = checkpoint_problem(path)
+    if problem is not None:
+        raise SetupError(f"--resume_from_checkpoint {path}: {problem}; resume from an earlier checkpoint "
+                         "(--resume_from_checkpoint latest skips damaged ones)")
     return path
+
+
+def check_process_count(checkpoint: Path, processes: int) -> None:
+    """A checkpoint holds one RNG state per process; resuming with another count cannot be exact."""
+    saved = len(list(checkpoint.glob("random_states_*.pkl")))
+    if saved and saved != processes:
+        raise SetupError(f"--resume_from_checkpoint {checkpoint}: saved by {saved} processes, this run has {processes}; "
+                         f"launch with --num_processes {saved} to resume it exactly")
 
 
 def check_output_dir(args: TrainingArguments, checkpoint: Path | None) -> None:

@@ -37,6 +37,7 @@ from .args import (
 from .checkpoints import (
     CHECKPOINT_META,
     check_output_dir,
+    check_process_count,
     clear_run,
     resolve_checkpoint,
     save_checkpoint,
@@ -95,6 +96,16 @@ def make_accelerator(args: TrainingArguments) -> Accelerator:
         project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
+
+
+def evaluate_all(model, loaders: dict, accelerator: Accelerator, multi_label: bool, step: int) -> dict[str, float]:
+    """Every evaluation split, as ``"<split>/<metric>"``, logged at ``step``."""
+    results = {f"{name}/{metric}": value for name, loader in loaders.items()
+               for metric, value in evaluate(model, loader, accelerator, multi_label).items()}
+    if results:
+        accelerator.log(results, step=step)
+        accelerator.print(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(results.items())))
+    return results
 
 
 def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingArguments,
@@ -160,6 +171,7 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
 
     completed, start_epoch, skip_batches = 0, 0, 0
     if checkpoint is not None:
+        check_process_count(checkpoint, accelerator.num_processes)
         accelerator.load_state(str(checkpoint))
         meta = json.loads((checkpoint / CHECKPOINT_META).read_text())
         completed = meta["step"]
@@ -178,7 +190,11 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
     pixel_mean, pixel_std = (torch.tensor(v, device=accelerator.device)
                              for v in (train_batches.transform.mean, train_batches.transform.std))
     model.train()
-    for epoch in itertools.count(start_epoch) if epochs is None else range(start_epoch, epochs):
+    epoch = start_epoch
+    # a checkpoint of the last step leaves nothing to train: only the final evaluation and outputs
+    passes = [] if completed >= max_steps else itertools.count(start_epoch) if epochs is None else range(start_epoch, epochs)
+    evaluated_at = None
+    for epoch in passes:
         train_batches.set_epoch(epoch)
         if hasattr(train_loader, "set_epoch"):
             train_loader.set_epoch(epoch)
@@ -230,17 +246,16 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
             save_checkpoint(accelerator, output_dir, completed, epoch + 1, signature, args.checkpoints_total_limit)
         last = completed >= max_steps or epoch == (epochs or 0) - 1
         if last or (args.eval_epochs and (epoch + 1) % args.eval_epochs == 0):
-            results = {f"{name}/{metric}": value for name, loader in eval_loaders.items()
-                       for metric, value in evaluate(model, loader, accelerator, data.task.multi_label).items()}
-            if results:
-                accelerator.log(results, step=completed)
-                accelerator.print(f"epoch {epoch}: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(results.items())))
+            results, evaluated_at = evaluate_all(model, eval_loaders, accelerator, data.task.multi_label, completed), completed
         if completed >= max_steps:
             break
     progress.close()
+    if evaluated_at != completed:  # resumed from the last step's checkpoint
+        results = evaluate_all(model, eval_loaders, accelerator, data.task.multi_label, completed)
+    epochs_done = epoch + 1 if steps_per_epoch is None else math.ceil(completed / steps_per_epoch)
 
     accelerator.wait_for_everyone()
-    save_outputs(accelerator, model, data_args, model_args, args, targets, results, completed, epoch + 1,
+    save_outputs(accelerator, model, data_args, model_args, args, targets, results, completed, epochs_done,
                  samples_per_step, argv)
     accelerator.wait_for_everyone()
     accelerator.end_training()

@@ -27,15 +27,26 @@ def versions() -> dict[str, str]:
             "accelerate": accelerate.__version__, "timm": timm.__version__}
 
 
+def base_model(model_args: ModelArguments) -> str | None:
+    """The Hub repo a fine-tuned model started from: a repo id, or timm's ``timm/<name>``; None for
+    a fresh backbone or a local folder (a path means nothing on the Hub)."""
+    source = model_args.model_name_or_path
+    if not source or Path(source).exists():
+        return None
+    return source if "/" in source else f"timm/{source}"
+
+
 def save_outputs(accelerator: Accelerator, model: torch.nn.Module, data_args: DataArguments, model_args: ModelArguments,
                  args: TrainingArguments, targets: list[str], results: dict[str, float], completed: int, epochs: int,
                  samples_per_step: int, argv: list[str]) -> None:
-    """On the main process: ``from_pretrained``-able weights, the image processor, ``all_results.json``
-    and a model card in ``output_dir``; then the push, when asked."""
+    """``from_pretrained``-able weights, the image processor, ``all_results.json`` and a model card
+    in ``output_dir``; then the push, when asked. Every rank takes part in gathering the weights
+    (sharded under FSDP or ZeRO-3), the main process writes them."""
+    state_dict = accelerator.get_state_dict(model)
     if not accelerator.is_main_process:
         return
     output_dir = Path(args.output_dir)
-    accelerator.unwrap_model(model).save_pretrained(output_dir, safe_serialization=True)
+    accelerator.unwrap_model(model).save_pretrained(output_dir, state_dict=state_dict, safe_serialization=True)
     make_image_processor(size=data_args.image_size).save_pretrained(output_dir)
     all_results = {**results, "train/steps": completed, "train/epochs": epochs}
     (output_dir / "all_results.json").write_text(json.dumps(all_results, indent=2))
@@ -44,7 +55,7 @@ def save_outputs(accelerator: Accelerator, model: torch.nn.Module, data_args: Da
         dataset_config=data_args.dataset_config, backbone=model_args.model_name_or_path or model_args.backbone,
         byproduct_loss_weight=model_args.byproduct_loss_weight, byproduct_targets=targets, seed=args.seed,
         command=command_line(f"accelerate launch --num_processes {accelerator.num_processes} training/train.py", argv),
-        results=results, versions=versions(),
+        results=results, versions=versions(), base_model=base_model(model_args),
         hyperparameters={"learning_rate": args.learning_rate, "weight_decay": args.weight_decay,
                          "train_batch_size": samples_per_step, "steps": completed,
                          "lr_scheduler_type": args.lr_scheduler_type, "image_size": data_args.image_size,
