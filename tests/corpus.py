@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import shutil
 import tarfile
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import ijson
 from huggingface_hub.errors import StrictDataclassError
 from PIL import Image
 
@@ -215,6 +217,27 @@ CASES: list[Case] = [
     Case("CMYK JPEG", "imagenet", "works", _convert_image(1, "CMYK"), ""),
     Case("wnid outside ImageNet-1K", "imagenet", "skip", lambda r: _move_to_class(r, "n00000001"),
          "not in the label set", "train_xml/n00000001", label_set="imagenet-1k"),
+    Case("selectedCount past int32", "imagenet", "skip", _rewrite_xml(0, _replace_first("selectedCount", "3000000000")),
+         "beyond the int32 range", "train_xml/"),
+    Case("selectedCount in exponent form", "imagenet", "skip", _rewrite_xml(0, _replace_first("selectedCount", "1e20")),
+         "expected a whole number", "train_xml/"),
+    Case("negative selectedCount", "imagenet", "skip", _rewrite_xml(0, _replace_first("selectedCount", "-7")),
+         "expected 0 or more", "train_xml/"),
+    Case("trace x beyond float32", "imagenet", "skip",
+         _rewrite_xml(0, lambda t: re.sub(r"(<mouseTracking><time>[^<]*</time><x>)[^<]*", r"\g<1>1e300", t, count=1)),
+         "float32 range", "train_xml/"),
+    Case("time beyond int64", "imagenet", "skip",
+         _rewrite_xml(0, lambda t: re.sub(r"(<mouseTracking><time>)[^<]*", r"\g<1>1e300", t, count=1)),
+         "expected whole milliseconds", "train_xml/"),
+    Case("number with an underscore", "imagenet", "skip", _replace_click("x", "0.2_5"), "expected a number", "train_xml/"),
+    Case("Arabic-Indic digits", "imagenet", "skip", _replace_click("x", "\u0660.\u0665"), "expected a number", "train_xml/"),
+    Case("full-width digits", "imagenet", "skip", _replace_click("x", "\uff10.\uff15"), "expected a number", "train_xml/"),
+    Case("external entity in UTF-16", "imagenet", "skip",
+         lambda r: _xmls(r)[0].write_bytes(EXTERNAL_ENTITY.replace('version="1.0"', 'version="1.0" encoding="UTF-16"')
+                                           .encode("utf-16")), "DTD", "train_xml/"),
+    Case("a non-wnid folder beside the classes (--label-set present)", "imagenet", "works", lambda r: _stray_folder(r), ""),
+    Case("an image path that is a FIFO", "imagenet", "skip", lambda r: _fifo_for(_jpegs(r)[0]), "not a regular file",
+         "train_xml/"),
     # COCO-AB JSON
     Case("JSON truncated mid-array", "coco", "fatal", _truncate("coco_ab_v1_0.json", 0.6), "truncated JSON", "coco_ab_v1_0.json"),
     Case("JSON object instead of array", "coco", "fatal",
@@ -244,6 +267,22 @@ CASES: list[Case] = [
          "image file is missing", "coco_ab_v1_0.json#"),
     Case("image_id absent from instances", "coco", "skip", _coco_edit(lambda rs: rs[1].update(image_id=987654321)),
          "not in the --instances file", "coco_ab_v1_0.json#1"),
+    Case("page_id past int32", "coco", "skip", _coco_edit(lambda rs: rs[1].update(page_id=3_000_000_000)),
+         "beyond the int32 range", "coco_ab_v1_0.json#1"),
+    Case("categoryIndex past int32", "coco", "skip",
+         _coco_edit(lambda rs: rs[1]["categoryHistories"][0].update(categoryIndex=3_000_000_000)),
+         "beyond the int32 range", "coco_ab_v1_0.json#1"),
+    Case("image_id in exponent form", "coco", "skip", _coco_edit(lambda rs: rs[1].update(image_id="2.0486e4")),
+         "expected a whole number", "coco_ab_v1_0.json#1"),
+    Case("iconType that is a list", "coco", "skip", _coco_edit(lambda rs: _first_action(rs, iconType=["cat"])),
+         "unknown COCO category", "coco_ab_v1_0.json#1"),
+    Case("timeAt beyond int64", "coco", "skip", _coco_edit(lambda rs: _first_action(rs, timeAt=1e300)),
+         "beyond the int64 range", "coco_ab_v1_0.json#1"),
+    Case("unknown key nested 5,000 deep", "coco", "skip", lambda r: _deep_key(r), "nested too deeply", "coco_ab_v1_0.json#1"),
+    Case("JSON starting with a byte-order mark", "coco", "works",
+         lambda r: (r / "coco_ab_v1_0.json").write_bytes(b"\xef\xbb\xbf" + (r / "coco_ab_v1_0.json").read_bytes()), ""),
+    Case("JSON after 10 KB of whitespace", "coco", "works",
+         lambda r: (r / "coco_ab_v1_0.json").write_bytes(b" \n" * 5000 + (r / "coco_ab_v1_0.json").read_bytes()), ""),
     Case("truncated instances file", "coco", "fatal", _truncate("annotations/instances_train2014.json", 0.5),
          "truncated JSON", "instances_train2014.json"),
     # models and checkpoints
@@ -252,6 +291,26 @@ CASES: list[Case] = [
     Case("checkpoint folder without weights", "model", "error", _missing_weights, "model.safetensors", "checkpoint"),
     Case("pickle timm weights", "model", "error", _pickle_weights, "only .safetensors", "resnet.pth"),
 ]
+
+
+def _stray_folder(release: Path) -> None:
+    """A folder that is no wnid (a user's ``ds/``) holding one of the XML files."""
+    xml = _xmls(release)[0]
+    (release / "train_xml" / "ds").mkdir()
+    xml.rename(release / "train_xml" / "ds" / xml.name)
+
+
+def _fifo_for(path: Path) -> None:
+    """Replace a file by a named pipe: reading it would block forever."""
+    path.unlink()
+    os.mkfifo(path)
+
+
+def _deep_key(release: Path) -> None:
+    path = release / "coco_ab_v1_0.json"
+    records = json.loads(path.read_text())
+    text = json.dumps(records[1])[:-1] + ', "extra": ' + "[" * 5000 + "]" * 5000 + "}"
+    path.write_text("[" + ", ".join([json.dumps(records[0]), text, *map(json.dumps, records[2:])]) + "]")
 
 
 def _move_to_class(release: Path, wnid: str) -> None:
@@ -310,9 +369,9 @@ def _convert(case: Case, release: Path, output: Path, *extra: str) -> tuple[int,
 
 
 def _input_records(release_kind: str, release: Path) -> int:
-    if release_kind == "coco":
-        text = (release / "coco_ab_v1_0.json").read_text()
-        return len(json.loads(text))
+    if release_kind == "coco":  # streamed: a record may be nested deeper than json.loads allows
+        with (release / "coco_ab_v1_0.json").open("rb") as handle:
+            return sum(1 for _ in ijson.items(handle, "item", use_float=True))
     return len(_xmls(release)) if (release / "train_xml").exists() else 0
 
 

@@ -210,3 +210,37 @@ def test_coco_output_equal_to_the_images_folder_is_refused(coco_release, tmp_pat
     assert coco_ab.main(["--json", str(coco_release / "coco_ab_v1_0.json"), "--images", str(images),
                          "--output", str(images), "--overwrite"]) == 1
     assert "is the input --images" in capsys.readouterr().err and len(list(images.iterdir())) == count
+
+
+def test_images_report_their_shown_size_and_oversized_ones_are_refused(tmp_path):
+    from PIL import Image
+
+    from luab_hf.byproducts import ByproductError
+    from luab_hf.convert.images import read_image
+
+    path = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown portrait: rotate 90 degrees
+    Image.new("RGB", (40, 20)).save(path, exif=exif)
+    _, width, height = read_image(path)
+    assert (width, height) == (20, 40)
+    with pytest.raises(ByproductError, match="above --max-image-pixels 100"):
+        read_image(path, max_pixels=100)
+
+
+@pytest.mark.parametrize("flag", ["--shard-size", "--num-workers"])
+def test_sizes_and_counts_must_be_positive(imagenet_release, tmp_path, flag, capsys):
+    with pytest.raises(SystemExit) as done:
+        _imagenet(imagenet_release, tmp_path / "out", flag, "0")
+    assert done.value.code == 2 and "expected a number > 0" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_only_wnid_folders_become_classes(imagenet_copy, tmp_path):
+    (imagenet_copy / "train_xml" / "ds").mkdir()  # a user's folder beside the classes
+    assert _imagenet(imagenet_copy, tmp_path / "out") == 0
+    from luab_hf.labels import imagenet_name
+
+    names = load_dataset(str(tmp_path / "out"), "byproducts", split="train").features["label"].names
+    wnids = sorted(p.name for p in (imagenet_copy / "train_xml").iterdir() if p.name != "ds")
+    assert names == [imagenet_name(w) for w in wnids] and len(names) == 3

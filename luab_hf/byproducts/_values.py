@@ -8,10 +8,21 @@ from typing import Any, TypedDict
 
 from ._errors import ByproductError
 
+_WHOLE_TEXT = re.compile(r"\s*([+-]?)(\d+)(?:\.0*)?\s*", re.ASCII)
+
+
+#: The largest finite float32: a value beyond it would be stored as infinity.
+FLOAT32_MAX = 3.4028234663852886e38
+#: Integers a float represents exactly; JSON readers hand larger ones back as floats.
+_EXACT_FLOAT_INT = 2**53
+
 
 def to_float(value: Any, source: str, field: str) -> float:
-    """A finite float, or a ByproductError naming the field."""
+    """A finite float that fits its float32 column, or a ByproductError naming the field. Text must
+    be a plain ASCII number: no ``_`` separators, no other scripts' digits."""
     if isinstance(value, bool) or value is None:
+        raise ByproductError(source, f"{field} is {value!r}, expected a number")
+    if isinstance(value, str) and (not value.isascii() or "_" in value):
         raise ByproductError(source, f"{field} is {value!r}, expected a number")
     try:
         number = float(value)
@@ -19,20 +30,37 @@ def to_float(value: Any, source: str, field: str) -> float:
         raise ByproductError(source, f"{field} is {value!r}, expected a number") from None
     if not math.isfinite(number):
         raise ByproductError(source, f"{field} is {value!r}, expected a finite number")
+    if abs(number) > FLOAT32_MAX:
+        raise ByproductError(source, f"{field} is {value!r}, beyond the float32 range of its column")
     return number
 
 
-def to_int(value: Any, source: str, field: str) -> int:
-    """An integer; accepts "12" and "12.0" (the tool writes both) but not 12.5."""
-    number = to_float(value, source, field)
-    if not number.is_integer():
+def to_int(value: Any, source: str, field: str, bits: int = 32, minimum: int | None = None) -> int:
+    """An integer of a ``bits``-wide column, never through ``float``: ``"12"`` and ``"12.0"`` (the
+    tool writes both) or a JSON integer; not 12.5, ``"2.0486e4"`` or a float past 2**53."""
+    if isinstance(value, bool) or value is None:
         raise ByproductError(source, f"{field} is {value!r}, expected a whole number")
-    return int(number)
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        if not (math.isfinite(value) and value.is_integer() and abs(value) <= _EXACT_FLOAT_INT):
+            raise ByproductError(source, f"{field} is {value!r}, expected a whole number")
+        number = int(value)
+    else:
+        match = _WHOLE_TEXT.fullmatch(str(value))
+        if match is None:
+            raise ByproductError(source, f"{field} is {value!r}, expected a whole number")
+        number = int(match.group(2)) * (-1 if match.group(1) == "-" else 1)
+    low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    if not low <= number <= high:
+        raise ByproductError(source, f"{field} is {value!r}, beyond the int{bits} range of its column")
+    if minimum is not None and number < minimum:
+        raise ByproductError(source, f"{field} is {value!r}, expected {minimum} or more")
+    return number
 
 
 #: Times are int64 milliseconds (the ImageNet tool stamps 13-digit ``Date.now()`` epoch times).
 INT64_MAX = 2**63 - 1
-_WHOLE_TEXT = re.compile(r"\s*([+-]?)(\d+)(?:\.0*)?\s*", re.ASCII)
 
 
 def to_time(value: Any, source: str, field: str) -> int:
@@ -97,7 +125,7 @@ def to_trace_point(time: Any, x: Any, y: Any, source: str, names: tuple[str, str
     if whole and not (isinstance(x, bool) or isinstance(y, bool)):
         try:
             time_ms, fx, fy = int(time), float(x), float(y)
-            if time_ms <= INT64_MAX and math.isfinite(fx) and math.isfinite(fy):
+            if time_ms <= INT64_MAX and abs(fx) <= FLOAT32_MAX and abs(fy) <= FLOAT32_MAX:  # NaN fails too
                 return TracePoint(time_ms=time_ms, x=fx, y=fy)
         except (TypeError, ValueError):
             pass

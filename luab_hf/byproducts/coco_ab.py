@@ -86,7 +86,7 @@ def parse_coco_ab_record(
         raise ByproductError(source, f"record is {type(record).__name__}, expected an object")
     if "image_id" not in record:
         raise ByproductError(source, "missing image_id")
-    image_id = to_int(record["image_id"], source, "image_id")
+    image_id = to_int(record["image_id"], source, "image_id", bits=64, minimum=0)
     source = f"{source} (image_id {image_id})"
     actions = [_action(a, f"{source} actionHistories[{i}]") for i, a in enumerate(_list(record, "actionHistories", source))]
     history = [_category_click(c, f"{source} categoryHistories[{i}]") for i, c in enumerate(_list(record, "categoryHistories", source))]
@@ -104,12 +104,12 @@ def parse_coco_ab_record(
         time_spent_ms=time_spent,
         worker_id=_optional(record, "worker_id", source, _string),
         hit_id=_optional(record, "hit_id", source, _string),
-        page_id=_optional(record, "page_id", source, to_int),
-        image_width=_optional(record, "imageWidth", source, to_int),
-        image_height=_optional(record, "imageHeight", source, to_int),
-        original_image_width=_optional(record, "originalImageWidth", source, to_int),
-        original_image_height=_optional(record, "originalImageHeight", source, to_int),
-        raw=json.dumps(unknown, sort_keys=True, default=str) if unknown else None,
+        page_id=_optional(record, "page_id", source, _size),
+        image_width=_optional(record, "imageWidth", source, _size),
+        image_height=_optional(record, "imageHeight", source, _size),
+        original_image_width=_optional(record, "originalImageWidth", source, _size),
+        original_image_height=_optional(record, "originalImageHeight", source, _size),
+        raw=_raw(unknown, source),
     )
 
 
@@ -169,6 +169,20 @@ def _optional(record: dict, key: str, source: str, convert) -> Any:
     return None if value is None else convert(value, source, key)
 
 
+def _size(value: Any, source: str, key: str) -> int:
+    return to_int(value, source, key, minimum=0)
+
+
+def _raw(unknown: dict, source: str) -> str | None:
+    """Unknown keys as JSON text; a structure too deep to write is the record's fault, named."""
+    if not unknown:
+        return None
+    try:
+        return json.dumps(unknown, sort_keys=True, default=str)
+    except RecursionError:
+        raise ByproductError(source, f"unknown keys {sorted(unknown)[:3]} hold values nested too deeply to keep") from None
+
+
 def _string(value: Any, source: str, key: str) -> str:
     return str(value)
 
@@ -207,7 +221,7 @@ def _category_click(entry: Any, source: str) -> CategoryClick:
     entry = _object(entry, source)
     keyboard = entry.get("usingKeyboard")
     return CategoryClick(
-        category_index=to_int(_field(entry, "categoryIndex", source), source, "categoryIndex"),
+        category_index=to_int(_field(entry, "categoryIndex", source), source, "categoryIndex", minimum=0),
         category_name=str(_field(entry, "categoryName", source)),
         time_ms=to_time(_field(entry, "timeAt", source), source, "timeAt"),
         using_keyboard=None if keyboard is None else to_bool(keyboard, source, "usingKeyboard"),
@@ -217,6 +231,23 @@ def _category_click(entry: Any, source: str) -> CategoryClick:
 def _trace_point(entry: Any, source: str) -> TracePoint:
     entry = _object(entry, source)
     return to_trace_point(entry.get("timeAt"), entry.get("x"), entry.get("y"), source, ("timeAt", "x", "y"))
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _array_start(handle, path: Path) -> int:
+    """Offset of the top-level ``[``, past a UTF-8 byte-order mark and any amount of whitespace."""
+    offset = len(_BOM) if handle.read(len(_BOM)) == _BOM else 0
+    handle.seek(offset)
+    while chunk := handle.read(1 << 16):
+        stripped = chunk.lstrip()
+        if stripped:
+            if not stripped.startswith(b"["):
+                raise ByproductError(str(path), "expected a JSON array of records at the top level")
+            return offset + len(chunk) - len(stripped)
+        offset += len(chunk)
+    raise ByproductError(str(path), "expected a JSON array of records at the top level (the file is empty)")
 
 
 def iter_coco_ab_json(path: str | os.PathLike) -> Iterator[tuple[str, Any]]:
@@ -230,10 +261,7 @@ def iter_coco_ab_json(path: str | os.PathLike) -> Iterator[tuple[str, Any]]:
     index = -1
     try:
         with path.open("rb") as handle:
-            head = handle.read(4096).lstrip()
-            if not head.startswith(b"["):
-                raise ByproductError(str(path), "expected a JSON array of records at the top level")
-            handle.seek(0)
+            handle.seek(_array_start(handle, path))
             for index, record in enumerate(ijson.items(handle, "item", use_float=True)):
                 yield f"{path}#{index}", record
     except ijson.JSONError as error:

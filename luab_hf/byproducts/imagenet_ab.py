@@ -94,16 +94,21 @@ def parse_imagenet_ab_xml(xml: bytes | str | os.PathLike, source: str | None = N
         data, source = xml, source or "<bytes>"
     else:
         source = source or str(xml)
+        if Path(xml).exists() and not Path(xml).is_file():
+            raise ByproductError(source, "not a regular file")
         try:
             data = Path(xml).read_bytes()
         except OSError as error:
             raise ByproductError(source, f"cannot read file ({error.strerror})") from None
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:  # the common encodings, refused before parsing
         raise ByproductError(source, "XML with a DTD or entity declarations is refused")
     try:
         root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as error:
         raise ByproductError(source, f"malformed XML ({error})") from None
+    # and on the parsed document, so no encoding (UTF-16, ...) hides a declaration
+    if root.getroottree().docinfo.doctype or root.getroottree().docinfo.internalDTD is not None:
+        raise ByproductError(source, "XML with a DTD or entity declarations is refused")
     if root.tag != "annotation":
         raise ByproductError(source, f"root element is <{root.tag}>, expected <annotation>")
     return _read_annotation(root, source)
@@ -156,9 +161,9 @@ def _read_annotation(root: etree._Element, source: str) -> ImageNetABRecord:
             folder = _text(child)
         elif tag == "size":
             size = _fields(child)
-            width = to_int(size["width"], source, "size/width") if "width" in size else None
-            height = to_int(size["height"], source, "size/height") if "height" in size else None
-            depth = to_int(size["depth"], source, "size/depth") if "depth" in size else None
+            width = to_int(size["width"], source, "size/width", minimum=0) if "width" in size else None
+            height = to_int(size["height"], source, "size/height", minimum=0) if "height" in size else None
+            depth = to_int(size["depth"], source, "size/depth", minimum=0) if "depth" in size else None
         elif tag == "source" and len(child) and child[0].tag == "database" and len(child) == 1:
             source_database = _text(child[0])
         elif tag == "segmented":
@@ -263,7 +268,7 @@ def _read_metadata(element: etree._Element, source: str) -> Annotation:
         elif tag == "selected":
             selected = to_bool(_text(child), source, "selected")
         elif tag == "selectedCount":
-            selected_count = to_int(_text(child), source, "selectedCount")
+            selected_count = to_int(_text(child), source, "selectedCount", minimum=0)
         elif tag == "selectedRecord":
             record = _fields(child)
             clicks.append(Click(
@@ -276,7 +281,7 @@ def _read_metadata(element: etree._Element, source: str) -> Annotation:
         elif tag in _METADATA_STRINGS:
             annotation[tag] = _text(child)
         elif tag in _METADATA_SIZES:
-            annotation[_METADATA_SIZES[tag]] = to_int(_text(child), source, tag)
+            annotation[_METADATA_SIZES[tag]] = to_int(_text(child), source, tag, minimum=0)
         elif tag == "imagePosition":
             image_position = _text(child) if len(child) == 0 else json.dumps(_to_json(child), sort_keys=True)
         elif isinstance(tag, str):

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
 
+from .images import DEFAULT_MAX_IMAGE_PIXELS
 from .pool import default_workers
 from .records import ConversionError
 
@@ -19,14 +20,27 @@ COMMANDS = {
 }
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number > 0 (``--shard-size 0`` would write empty shards forever)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number > 0")
+    return value
+
+
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags every converter shares: where the output goes and how bad records are handled."""
     parser.add_argument("--output", required=True, type=Path, help="the dataset folder to write")
     parser.add_argument("--skip-invalid", action="store_true",
                         help="skip and count bad records (skipped.jsonl and the card) instead of stopping")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
-    parser.add_argument("--num-workers", type=int, default=default_workers(), help="parser processes")
-    parser.add_argument("--shard-size", type=int, default=100_000, help="rows per Parquet shard at most")
+    parser.add_argument("--num-workers", type=positive_int, default=default_workers(), help="parser processes")
+    parser.add_argument("--shard-size", type=positive_int, default=100_000, help="rows per Parquet shard at most")
+    parser.add_argument("--max-image-pixels", type=positive_int, default=DEFAULT_MAX_IMAGE_PIXELS,
+                        help="refuse images with more pixels than this (decompression bombs); default: Pillow's limit")
     parser.add_argument("--push-to-hub", metavar="ORG/NAME", help="upload the finished folder as a dataset repo")
 
 

@@ -67,6 +67,7 @@ class _Job:
     instances: Instances | None
     images: Path | None
     schema: pa.Schema
+    max_pixels: int
 
 
 def _file_name(image_id: int, instances: Instances | None) -> str:
@@ -86,7 +87,7 @@ def _join(row: dict, source: str) -> None:
         row["labels"] = sorted(job.instances.labels.get(image_id, ()))
     if job.images is not None:
         try:
-            row["image"], _, _ = read_image(job.images / row["file_name"])
+            row["image"], _, _ = read_image(job.images / row["file_name"], job.max_pixels)
         except ByproductError as error:
             raise ByproductError(source, f"{error.reason}: {error.source}") from None
     row["_source"] = source
@@ -172,7 +173,7 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
               *((f"--eval-split {n}", f) for n, f in eval_splits.items()),
               *((f"--eval-instances {n}", f) for n, f in eval_instances.items())]
     with staged_output(args.output, args.overwrite, inputs) as staging:
-        job = _Job(args.points, instances, args.images, schema)
+        job = _Job(args.points, instances, args.images, schema, args.max_image_pixels)
         seen: set[int] = set()
         writers = SplitWriters(staging, "train", configs, args.shard_size)
         with tqdm(desc="COCO-AB train", unit=" rec", mininterval=1.0) as bar:
@@ -194,7 +195,7 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
 
         for split, folder in eval_splits.items():
             split_instances = _instances(eval_instances[split])
-            split_job = _Job(args.points, split_instances, folder, schema)
+            split_job = _Job(args.points, split_instances, folder, schema, args.max_image_pixels)
             split_writers = SplitWriters(staging, split, {"default": configs["default"]}, args.shard_size)
             image_ids = sorted(split_instances.file_names)
             with tqdm(total=len(image_ids), desc=f"COCO-AB {split}", unit=" img", mininterval=1.0) as bar:

@@ -12,6 +12,7 @@ the byproducts alone.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tarfile
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from .records import ConversionError, SkipLog, write_chunks
 from .shards import SplitWriters, worker_schema
 
 LABEL_SETS = ("imagenet-1k", "present")
+WNID = re.compile(r"n\d{8}")
 CHUNK = 256
 
 
@@ -59,6 +61,7 @@ class _Job:
     label_of: dict[str, int]
     images: Path | None
     schema: pa.Schema
+    max_pixels: int
 
 
 def _label(wnid: str, source: str) -> int:
@@ -83,7 +86,7 @@ def _convert_xml_chunk(chunk: list[tuple[str, bytes | Path]]) -> tuple[pa.Table,
             if job.images is not None:
                 path = find_image(job.images / row["wnid"], row["image_id"])
                 try:
-                    row["image"], row["width"], row["height"] = read_image(path)
+                    row["image"], row["width"], row["height"] = read_image(path, job.max_pixels)
                 except ByproductError as error:
                     raise ByproductError(name, f"{error.reason}: {error.source}") from None
         except ByproductError as error:
@@ -98,7 +101,7 @@ def _convert_image_chunk(chunk: list[tuple[str, Path]]) -> tuple[pa.Table, list[
     rows, errors = [], []
     for wnid, path in chunk:
         try:
-            image, width, height = read_image(path)
+            image, width, height = read_image(path, current_job().max_pixels)
             rows.append({"image_id": path.stem, "image": image, "label": _label(wnid, str(path)),
                          "wnid": wnid, "width": width, "height": height, "_source": str(path)})
         except ByproductError as error:
@@ -125,13 +128,15 @@ def _images_root(images: Path | None) -> Path | None:
 
 
 def _present_wnids(xml: Path) -> list[str]:
-    """The classes in the input, for ``--label-set present``."""
+    """The classes in the input, for ``--label-set present``: wnid-shaped folders only (any other
+    folder's records then fail as "not in the label set", counted, instead of shifting labels)."""
     if xml.is_dir():
         root = xml / "train_xml" if (xml / "train_xml").is_dir() else xml
-        return sorted(p.name for p in root.iterdir() if p.is_dir())
+        return sorted(p.name for p in root.iterdir() if p.is_dir() and WNID.fullmatch(p.name))
     try:
         with tarfile.open(xml, mode="r|*") as tar:
-            return sorted({Path(m.name).parent.name for m in tar if m.isfile() and m.name.endswith(".xml")})
+            return sorted({Path(m.name).parent.name for m in tar
+                           if m.isfile() and m.name.endswith(".xml") and WNID.fullmatch(Path(m.name).parent.name)})
     except (tarfile.TarError, EOFError, OSError) as error:
         raise ConversionError(f"{xml}: unreadable or truncated tarball ({error})") from None
 
@@ -163,7 +168,7 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
         configs = {"byproducts": imagenet_ab_features(class_names, with_image=False)}
         if images is not None:
             configs["default"] = imagenet_ab_features(class_names, with_image=True)
-        job = _Job(label_of, images, worker_schema(configs))
+        job = _Job(label_of, images, worker_schema(configs), args.max_image_pixels)
         seen: set[str] = set()
         writers = SplitWriters(staging, "train", configs, args.shard_size)
         with tqdm(desc="ImageNet-AB train", unit=" xml", mininterval=1.0) as bar:
@@ -214,6 +219,8 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
                 "Mouse-trace points are finite but may leave [0, 1] (the pointer left the image); "
                 "click coordinates must lie in [0, 1].",
                 "Rows follow the input order (a folder is read in sorted path order).",
+                "`width`/`height` of joined images are as shown, after EXIF orientation (as `datasets` "
+                "decodes them).",
             ],
         )
         finish(staging, summary, skips, configs)

@@ -31,13 +31,23 @@ def find_image(folder: Path, stem: str) -> Path:
     return folder / f"{stem}.JPEG"
 
 
-def read_image(path: Path) -> tuple[dict[str, Any], int, int]:
-    """An image file as an ``Image()`` cell plus its size, checked by a cheap reduced decode.
+#: Pillow's own decompression-bomb limit (it refuses twice this outright).
+DEFAULT_MAX_IMAGE_PIXELS = int(Image.MAX_IMAGE_PIXELS or 89_478_485)
+#: EXIF orientations that turn the image by 90 degrees (its stored width and height swap).
+_TRANSPOSED = {5, 6, 7, 8}
+
+
+def read_image(path: Path, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> tuple[dict[str, Any], int, int]:
+    """An image file as an ``Image()`` cell plus its size as shown (after EXIF orientation, as
+    ``datasets`` decodes it), checked by a cheap reduced decode.
 
     JPEG's draft mode decodes at 1/8 scale, which still reads every byte, so corrupt and
     truncated files fail here rather than in a training run. Greyscale and CMYK are fine: the
-    bytes are stored as they are and converted to RGB by the transforms.
+    bytes are stored as they are and converted to RGB by the transforms. Only regular files are
+    read (a FIFO would block), and images above ``max_pixels`` are refused before decoding.
     """
+    if path.exists() and not path.is_file():
+        raise ByproductError(str(path), "not a regular file")
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -49,8 +59,15 @@ def read_image(path: Path) -> tuple[dict[str, Any], int, int]:
     try:
         with Image.open(path) as image:
             width, height = image.size
-            image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+            if width * height > max_pixels:
+                raise ByproductError(str(path), f"image of {width} x {height} pixels is above --max-image-pixels "
+                                                f"{max_pixels} (a decompression bomb?)")
+            if image.getexif().get(0x0112, 1) in _TRANSPOSED:
+                width, height = height, width
+            image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
             image.load()
+    except Image.DecompressionBombError as error:
+        raise ByproductError(str(path), f"image too large to decode safely ({error})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise ByproductError(str(path), f"corrupt or unreadable image ({error})") from None
     if width == 0 or height == 0:
