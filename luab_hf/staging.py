@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-__all__ = ["publish", "remove_stale_staging", "staging_path"]
+__all__ = ["claim", "publish", "release_claim", "remove_stale_staging", "staging_path"]
 
 
 def staging_path(final: Path, owner: int | str | None = None) -> Path:
@@ -38,18 +38,55 @@ def publish(staging: Path, final: Path, replace: bool) -> None:
 
     With ``replace``, an existing ``final`` is first renamed aside and removed only after the new
     folder is in place, so at every moment one complete folder (old or new) is there; without
-    it, an existing ``final`` raises ``FileExistsError``.
+    it, an existing ``final`` raises ``FileExistsError``, checked by the rename itself (renaming
+    onto a folder that holds anything fails), so no writer replaces another's output.
     """
     staging, final = Path(staging), Path(final)
+    if not replace:
+        if final.exists() and any(final.iterdir()):
+            raise FileExistsError(final)
+        try:
+            os.rename(staging, final)
+        except OSError as error:
+            raise FileExistsError(final) from error
+        return
     if not final.exists():
         staging.rename(final)
         return
-    if not replace:
-        raise FileExistsError(final)
     retired = final.with_name(f".{final.name}.old-{os.getpid()}")
     final.rename(retired)
     staging.rename(final)
     shutil.rmtree(retired, ignore_errors=True)
+
+
+def claim(final: Path) -> Path:
+    """Take ``final`` for this process before writing it, with a hidden claim file beside it.
+
+    The claim file is created exclusively (``O_EXCL``), so of two writers racing for one name
+    exactly one gets it; a claim whose process is gone (killed) is taken over. Raises
+    ``FileExistsError`` when another live process holds it. Returns the claim, for
+    :func:`release_claim`.
+    """
+    final = Path(final)
+    marker = final.with_name(f".{final.name}.claim")
+    for _ in range(2):
+        try:
+            descriptor = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            owner = marker.read_text().strip() if marker.is_file() else ""
+            if owner.isdigit() and not _alive(int(owner)):
+                marker.unlink(missing_ok=True)
+                continue
+            raise
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(str(os.getpid()))
+        return marker
+    raise FileExistsError(marker)
+
+
+def release_claim(marker: Path) -> None:
+    """Give a claim back."""
+    Path(marker).unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:

@@ -101,6 +101,51 @@ def _tarball(release: Path, cut: bool = False, duplicate: bool = False) -> None:
     shutil.rmtree(release / "train_xml")
 
 
+def _tarball_with(release: Path, huge: bool = False, link: str = "", concatenated: bool = False) -> None:
+    """The release as a .tar.gz holding one odd member: a huge XML, a link in place of an XML, or
+    written as two gzip-compressed archives one after the other."""
+    archive = release / "imagenet_ab_v1_0.tar.gz"
+    xmls = _xmls(release)
+    parts = [xmls[: len(xmls) // 2], xmls[len(xmls) // 2:]] if concatenated else [xmls]
+    with archive.open("wb") as raw:
+        for part in parts:
+            with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+                for path in part:
+                    name = str(path.relative_to(release))
+                    if path == xmls[0] and huge:
+                        data = path.read_bytes().replace(b"</annotation>", b" " * (17 << 20) + b"</annotation>")
+                        info = tarfile.TarInfo(name)
+                        info.size = len(data)
+                        tar.addfile(info, io.BytesIO(data))
+                    elif path == xmls[0] and link:
+                        info = tarfile.TarInfo(name)
+                        info.type = tarfile.LNKTYPE if link == "hard" else tarfile.SYMTYPE
+                        info.linkname = str(xmls[1].relative_to(release))
+                        tar.addfile(info)
+                    else:
+                        tar.add(path, arcname=name)
+    shutil.rmtree(release / "train_xml")
+
+
+def _bomb(path: Path) -> None:
+    """A small PNG whose header declares 100,000 x 100,000 pixels, saved under the JPEG's name."""
+    import struct
+    import zlib
+
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + header
+    png = (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(header)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+           + struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND")))
+    path.write_bytes(png)
+
+
+def _rotate_exif(path: Path) -> None:
+    image = Image.open(path)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    image.save(path, format="JPEG", exif=exif)
+
+
 def _coco_edit(edit: Callable[[list], object]) -> Callable[[Path], None]:
     def damage(release: Path) -> None:
         path = release / "coco_ab_v1_0.json"
@@ -206,6 +251,15 @@ CASES: list[Case] = [
     Case("external entity", "imagenet", "skip", _rewrite_xml(0, lambda t: EXTERNAL_ENTITY), "DTD", "train_xml/"),
     Case("duplicate image id (tarball)", "imagenet", "skip", lambda r: _tarball(r, duplicate=True), "duplicate image_id", "train_xml/"),
     Case("truncated .tar.gz", "imagenet", "fatal", lambda r: _tarball(r, cut=True), "truncated tarball", ".tar.gz"),
+    Case("17 MiB XML file", "imagenet", "skip", _rewrite_xml(0, lambda t: t.replace("</annotation>", " " * (17 << 20) + "</annotation>")),
+         "above --max-record-bytes", "train_xml/"),
+    Case("17 MiB tarball member", "imagenet", "skip", lambda r: _tarball_with(r, huge=True), "above --max-record-bytes",
+         "train_xml/"),
+    Case("hard-link member in the tarball", "imagenet", "skip", lambda r: _tarball_with(r, link="hard"), "hard link",
+         "train_xml/"),
+    Case("symbolic-link member in the tarball", "imagenet", "skip", lambda r: _tarball_with(r, link="symbolic"),
+         "symbolic link", "train_xml/"),
+    Case("two concatenated .tar.gz archives", "imagenet", "works", lambda r: _tarball_with(r, concatenated=True), ""),
     Case("XML whose image is missing", "imagenet", "skip", lambda r: _jpegs(r)[0].unlink(), "image file is missing", "train_xml/"),
     Case("image without XML", "imagenet", "skip", lambda r: _xmls(r)[0].unlink(), "image without XML", ".JPEG"),
     Case("corrupt JPEG", "imagenet", "skip", lambda r: _jpegs(r)[1].write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 64),
@@ -214,6 +268,9 @@ CASES: list[Case] = [
          "corrupt or unreadable image", "train_xml/"),
     Case("zero-size image file", "imagenet", "skip", lambda r: _jpegs(r)[1].write_bytes(b""), "empty (0 bytes)", "train_xml/"),
     Case("greyscale JPEG", "imagenet", "works", _convert_image(0, "L"), ""),
+    Case("image declaring 100,000 x 100,000 pixels (decompression bomb)", "imagenet", "skip", lambda r: _bomb(_jpegs(r)[0]),
+         "too large to decode safely", "train_xml/"),
+    Case("EXIF-rotated JPEG", "imagenet", "works", lambda r: _rotate_exif(_jpegs(r)[0]), ""),
     Case("CMYK JPEG", "imagenet", "works", _convert_image(1, "CMYK"), ""),
     Case("wnid outside ImageNet-1K", "imagenet", "skip", lambda r: _move_to_class(r, "n00000001"),
          "not in the label set", "train_xml/n00000001", label_set="imagenet-1k"),
@@ -272,6 +329,8 @@ CASES: list[Case] = [
     Case("categoryIndex past int32", "coco", "skip",
          _coco_edit(lambda rs: rs[1]["categoryHistories"][0].update(categoryIndex=3_000_000_000)),
          "beyond the int32 range", "coco_ab_v1_0.json#1"),
+    Case("image_id above 2^53 written as a float", "coco", "skip", _coco_edit(lambda rs: rs[1].update(image_id=2.0**60)),
+         "expected a whole number", "coco_ab_v1_0.json#1"),
     Case("image_id in exponent form", "coco", "skip", _coco_edit(lambda rs: rs[1].update(image_id="2.0486e4")),
          "expected a whole number", "coco_ab_v1_0.json#1"),
     Case("iconType that is a list", "coco", "skip", _coco_edit(lambda rs: _first_action(rs, iconType=["cat"])),
@@ -283,6 +342,8 @@ CASES: list[Case] = [
          lambda r: (r / "coco_ab_v1_0.json").write_bytes(b"\xef\xbb\xbf" + (r / "coco_ab_v1_0.json").read_bytes()), ""),
     Case("JSON after 10 KB of whitespace", "coco", "works",
          lambda r: (r / "coco_ab_v1_0.json").write_bytes(b" \n" * 5000 + (r / "coco_ab_v1_0.json").read_bytes()), ""),
+    Case("a 17 MiB string in the JSON", "coco", "fatal",
+         _coco_edit(lambda rs: rs[1].update(note="x" * (17 << 20))), "longer than --max-record-bytes", "coco_ab_v1_0.json#1"),
     Case("truncated instances file", "coco", "fatal", _truncate("annotations/instances_train2014.json", 0.5),
          "truncated JSON", "instances_train2014.json"),
     # models and checkpoints

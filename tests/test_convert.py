@@ -244,3 +244,17 @@ def test_only_wnid_folders_become_classes(imagenet_copy, tmp_path):
     names = load_dataset(str(tmp_path / "out"), "byproducts", split="train").features["label"].names
     wnids = sorted(p.name for p in (imagenet_copy / "train_xml").iterdir() if p.name != "ds")
     assert names == [imagenet_name(w) for w in wnids] and len(names) == 3
+
+
+def test_two_conversions_into_one_output_cannot_both_succeed(imagenet_release, tmp_path):
+    import subprocess
+    import sys
+
+    output = tmp_path / "out"
+    command = [sys.executable, "-m", "luab_hf.convert.imagenet_ab", "--xml", str(imagenet_release), "--images",
+               str(imagenet_release), "--label-set", "present", "--output", str(output), "--num-workers", "1"]
+    first, second = (subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2))
+    codes = sorted([first.wait(timeout=300), second.wait(timeout=300)])
+    errors = first.stderr.read().decode() + second.stderr.read().decode()
+    assert codes == [0, 1] and "already exists" in errors
+    assert (output / "README.md").is_file() and not list(tmp_path.glob(".out.*"))

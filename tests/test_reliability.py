@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -156,3 +157,53 @@ def test_remote_code_instructions_pin_a_revision():
     for text in ((REPO / "README.md").read_text(), card):
         for match in re.finditer(r"trust_remote_code=True", text):
             assert "revision=" in text[match.start(): match.start() + 200], text[match.start() - 100: match.start() + 200]
+
+
+def test_ctrl_c_and_sigterm_stop_a_two_worker_conversion_cleanly_every_time(tmp_path):
+    """SIGINT to the whole process group (what Ctrl-C sends) or SIGTERM to the converter, at many
+    points of a 2-worker run: it exits promptly with status 130, leaving neither output nor
+    staging nor claim; never a hang."""
+    import random
+
+    raw = synthetic.write_imagenet_ab(tmp_path / "raw", classes=4, images_per_class=300, seed=7,
+                                      style=synthetic.Style(image_size=32))
+    output = tmp_path / "out"
+    command = [sys.executable, str(REPO / "dataset_scripts" / "imagenet_ab.py"), "--xml", str(raw), "--images", str(raw),
+               "--label-set", "present", "--output", str(output), "--num-workers", "2"]
+    def start() -> tuple[subprocess.Popen, float]:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        deadline = time.time() + 60  # the run has begun once its staging folder exists
+        while not list(tmp_path.glob(".out.tmp-*")) and process.poll() is None and time.time() < deadline:
+            time.sleep(0.002)
+        return process, time.perf_counter()
+
+    process, began = start()  # one whole run: how long the work takes, to aim the signals inside it
+    process.wait(timeout=120)
+    duration = time.perf_counter() - began
+    assert process.returncode == 0
+    shutil.rmtree(output)
+    pace = random.Random(0)
+    interrupted = 0
+    for attempt in range(16):
+        process, _ = start()
+        time.sleep(duration * pace.uniform(0.02, 0.6))
+        if attempt % 2 == 0:
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            process.send_signal(signal.SIGTERM)
+        try:
+            _, stderr = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise AssertionError(f"attempt {attempt}: the conversion hung after the signal") from None
+        leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")]
+        assert not leftovers, f"attempt {attempt}: left {leftovers}"
+        if process.returncode in (0, -signal.SIGTERM, -signal.SIGINT) and output.exists():  # it came after the finish
+            assert (output / "README.md").is_file()
+            shutil.rmtree(output)
+            continue
+        assert process.returncode == 130, f"attempt {attempt}: exit {process.returncode}: {stderr.decode()[-2000:]}"
+        assert b"interrupted" in stderr and b"Traceback" not in stderr, stderr.decode()[-2000:]
+        assert not output.exists()
+        interrupted += 1
+    assert interrupted >= 10

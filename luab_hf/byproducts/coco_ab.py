@@ -250,11 +250,31 @@ def _array_start(handle, path: Path) -> int:
     raise ByproductError(str(path), "expected a JSON array of records at the top level (the file is empty)")
 
 
-def iter_coco_ab_json(path: str | os.PathLike) -> Iterator[tuple[str, Any]]:
+class _RecordTooLong(Exception):
+    pass
+
+
+class _BoundedReader:
+    """A file the JSON parser reads through, refusing to read more than ``limit`` bytes between
+    two records: a giant value (the tokenizer is quadratic in string length) ends in seconds."""
+
+    def __init__(self, handle: Any, limit: int) -> None:
+        self.handle, self.limit, self.since_record = handle, limit, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.handle.read(size)
+        self.since_record += len(data)
+        if self.since_record > self.limit:
+            raise _RecordTooLong
+        return data
+
+
+def iter_coco_ab_json(path: str | os.PathLike, max_record_bytes: int = 16 << 20) -> Iterator[tuple[str, Any]]:
     """Yield ``(source, record)`` for each element of the release's top-level array, streamed.
 
     Memory stays at one record whatever the file size. ``source`` is ``file#index``. A file that
-    is not a JSON array, or that ends mid-array, raises :class:`ByproductError` after the records
+    is not a JSON array, that ends mid-array, or that holds a record longer than
+    ``max_record_bytes`` (real ones are a few KB) raises :class:`ByproductError` after the records
     before the damage were yielded.
     """
     path = Path(path)
@@ -262,8 +282,13 @@ def iter_coco_ab_json(path: str | os.PathLike) -> Iterator[tuple[str, Any]]:
     try:
         with path.open("rb") as handle:
             handle.seek(_array_start(handle, path))
-            for index, record in enumerate(ijson.items(handle, "item", use_float=True)):
+            reader = _BoundedReader(handle, max_record_bytes)
+            for index, record in enumerate(ijson.items(reader, "item", use_float=True)):
+                reader.since_record = 0
                 yield f"{path}#{index}", record
+    except _RecordTooLong:
+        raise ByproductError(f"{path}#{index + 1}", f"record longer than --max-record-bytes {max_record_bytes:,} "
+                                                    "(a runaway value?); the rest of the file cannot be read") from None
     except ijson.JSONError as error:
         raise ByproductError(
             str(path), f"malformed or truncated JSON after record {index} ({error})"

@@ -7,11 +7,14 @@ anything else is kept, as JSON, in a ``raw`` column rather than dropped.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
 import tarfile
+import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -309,56 +312,94 @@ def _read_metadata(element: etree._Element, source: str) -> Annotation:
 # --------------------------------------------------------------------------- reading a release
 
 
-def iter_imagenet_ab_files(path: str | os.PathLike) -> Iterator[tuple[str, bytes]]:
+#: The largest XML file or tarball member read (real ones are a few KB): a bigger one is a record
+#: error, never read into memory.
+DEFAULT_MAX_RECORD_BYTES = 16 << 20
+
+#: What a release yields per XML: its bytes (tarball), its path (folder, read by the parser), or
+#: the reason it cannot be read (too large, a link, not a regular file), counted as a skip.
+Source = bytes | Path | ByproductError
+
+
+def iter_imagenet_ab_files(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[tuple[str, bytes]]:
     """Yield ``(name, xml_bytes)`` for every XML of a release, without unpacking it.
 
     ``path`` is the release tarball (read as a stream, member by member), a folder holding
     ``train_xml/``, or that ``train_xml/`` folder itself (walked in sorted order). ``name`` is the
     path inside the release, e.g. ``train_xml/n02490219/n02490219_6469.xml``, so the same file has
-    the same name whichever way it is read.
+    the same name whichever way it is read. An XML that cannot be read raises its ByproductError.
     """
-    for name, source in iter_imagenet_ab_sources(path):
+    for name, source in iter_imagenet_ab_sources(path, max_bytes):
+        if isinstance(source, ByproductError):
+            raise source
         yield name, source if isinstance(source, bytes) else source.read_bytes()
 
 
-def iter_imagenet_ab_sources(path: str | os.PathLike) -> Iterator[tuple[str, bytes | Path]]:
-    """Like :func:`iter_imagenet_ab_files`, but a folder's files come as paths, unread: parallel
-    parsers then read them themselves instead of funnelling every byte through one process."""
+def iter_imagenet_ab_sources(path: str | os.PathLike, max_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[tuple[str, Source]]:
+    """Like :func:`iter_imagenet_ab_files`, but a folder's files come as paths, unread (parallel
+    parsers then read them themselves instead of funnelling every byte through one process), and
+    an XML that cannot be read comes as its ByproductError, so a converter counts it."""
     path = Path(path)
     if path.is_dir():
-        yield from _iter_folder(path)
+        yield from _iter_folder(path, max_bytes)
     elif path.is_file():
-        yield from _iter_tarball(path)
+        yield from _iter_tarball(path, max_bytes)
     else:
         raise ByproductError(str(path), "no such file or folder")
 
 
-def _iter_folder(path: Path) -> Iterator[tuple[str, Path]]:
+def _iter_folder(path: Path, max_bytes: int) -> Iterator[tuple[str, Source]]:
     root = path / "train_xml" if (path / "train_xml").is_dir() else path
     found = False
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         for file in sorted(class_dir.iterdir()):
-            if file.suffix == ".xml":
-                found = True
-                yield f"train_xml/{class_dir.name}/{file.name}", file
+            if file.suffix != ".xml":
+                continue
+            found = True
+            name = f"train_xml/{class_dir.name}/{file.name}"
+            if not file.is_file():
+                yield name, ByproductError(name, "not a regular file")
+            elif (size := file.stat().st_size) > max_bytes:
+                yield name, ByproductError(name, f"file of {size:,} bytes is above --max-record-bytes {max_bytes:,}")
+            else:
+                yield name, file
     if not found:
         raise ByproductError(str(path), "no train_xml/<wnid>/*.xml files found")
 
 
-def _iter_tarball(path: Path) -> Iterator[tuple[str, bytes]]:
+@contextmanager
+def open_tarball(path: Path) -> Iterator[tarfile.TarFile]:
+    """A release tarball as a stream of members: every gzip member of a concatenated stream, and
+    every archive of concatenated archives (their end-of-archive blocks are read past)."""
+    with path.open("rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream = gzip.GzipFile(fileobj=raw) if gzipped else raw
+        with tarfile.open(fileobj=stream, mode="r|", ignore_zeros=True) as tar:
+            yield tar
+
+
+def _iter_tarball(path: Path, max_bytes: int) -> Iterator[tuple[str, Source]]:
     found = False
     try:
-        with tarfile.open(path, mode="r|*") as tar:
+        with open_tarball(path) as tar:
             for member in tar:
-                if not member.isfile() or not member.name.endswith(".xml"):
+                if not member.name.endswith(".xml") or member.isdir():
                     continue
                 name = member.name.removeprefix("./")
-                handle = tar.extractfile(member)
-                if handle is None:
-                    continue
                 found = True
-                yield name, handle.read()
-    except (tarfile.TarError, EOFError, OSError) as error:
+                if member.islnk() or member.issym():
+                    yield name, ByproductError(name, f"a {'hard' if member.islnk() else 'symbolic'} link in the tarball "
+                                                     f"(to {member.linkname}): links are not followed")
+                elif not member.isfile():
+                    yield name, ByproductError(name, "not a regular file in the tarball")
+                elif member.size > max_bytes:  # never read: the stream skips its data
+                    yield name, ByproductError(name, f"member of {member.size:,} bytes is above --max-record-bytes "
+                                                     f"{max_bytes:,}")
+                else:
+                    handle = tar.extractfile(member)
+                    yield name, handle.read() if handle is not None else ByproductError(name, "unreadable member")
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
         raise ByproductError(str(path), f"unreadable or truncated tarball ({error})") from None
     if not found:
         raise ByproductError(str(path), "no .xml files in the tarball")

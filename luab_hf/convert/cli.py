@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
 
+from ..byproducts.imagenet_ab import DEFAULT_MAX_RECORD_BYTES
 from .images import DEFAULT_MAX_IMAGE_PIXELS
 from .pool import default_workers
 from .records import ConversionError
@@ -41,6 +44,9 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard-size", type=positive_int, default=100_000, help="rows per Parquet shard at most")
     parser.add_argument("--max-image-pixels", type=positive_int, default=DEFAULT_MAX_IMAGE_PIXELS,
                         help="refuse images with more pixels than this (decompression bombs); default: Pillow's limit")
+    parser.add_argument("--max-record-bytes", type=positive_int, default=DEFAULT_MAX_RECORD_BYTES,
+                        help="refuse an XML file, tarball member or COCO-AB record larger than this (default 16 MiB; "
+                             "real ones are a few KB)")
     parser.add_argument("--push-to-hub", metavar="ORG/NAME", help="upload the finished folder as a dataset repo")
 
 
@@ -60,14 +66,30 @@ def parse_named_paths(values: list[str] | None, flag: str, folders: bool = True)
     return paths
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_cli(parser: argparse.ArgumentParser, convert: Callable[..., Path], argv: list[str] | None) -> int:
-    """Parse, convert, and turn a ConversionError into one line on stderr and exit status 1."""
+    """Parse, convert, and turn a ConversionError into one line on stderr and exit status 1.
+
+    Ctrl-C and SIGTERM stop the workers and remove the staging folder: nothing half-written
+    stays, and the exit status is 130.
+    """
     args = parser.parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() \
+        else None
     try:
         output = convert(args, argv)
     except ConversionError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written (the output folder is as it was)", file=sys.stderr)
+        return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     print(f"wrote {output}")
     return 0
 

@@ -178,7 +178,7 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
         writers = SplitWriters(staging, "train", configs, args.shard_size)
         with tqdm(desc="COCO-AB train", unit=" rec", mininterval=1.0) as bar:
             try:
-                chunks = chunked(iter_coco_ab_json(args.json), CHUNK)
+                chunks = chunked(iter_coco_ab_json(args.json, args.max_record_bytes), CHUNK)
                 results = _count_icons_outside_80(parallel_map(_convert_record_chunk, chunks, workers, job),
                                                   outside_80)
                 records = write_chunks(results, writers, skips, seen, bar)

@@ -15,6 +15,7 @@ import argparse
 import re
 import sys
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from ..byproducts import ByproductError, iter_imagenet_ab_sources, parse_imagenet_ab_xml
+from ..byproducts.imagenet_ab import open_tarball
 from ..cards import DatasetSummary, command_line
 from ..labels import imagenet_classes, imagenet_name
 from ..schema import imagenet_ab_features
@@ -78,6 +80,8 @@ def _convert_xml_chunk(chunk: list[tuple[str, bytes | Path]]) -> tuple[pa.Table,
     names = [name for name, _ in chunk]
     for name, data in chunk:
         try:
+            if isinstance(data, ByproductError):  # a member or file that could not be read
+                raise data
             row = parse_imagenet_ab_xml(data, source=name)
             if row["image_id"] != Path(name).stem:
                 raise ByproductError(name, f"<filename> {row['image_id']!r} does not match the file name")
@@ -134,10 +138,10 @@ def _present_wnids(xml: Path) -> list[str]:
         root = xml / "train_xml" if (xml / "train_xml").is_dir() else xml
         return sorted(p.name for p in root.iterdir() if p.is_dir() and WNID.fullmatch(p.name))
     try:
-        with tarfile.open(xml, mode="r|*") as tar:
+        with open_tarball(xml) as tar:
             return sorted({Path(m.name).parent.name for m in tar
-                           if m.isfile() and m.name.endswith(".xml") and WNID.fullmatch(Path(m.name).parent.name)})
-    except (tarfile.TarError, EOFError, OSError) as error:
+                           if m.name.endswith(".xml") and WNID.fullmatch(Path(m.name).parent.name)})
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
         raise ConversionError(f"{xml}: unreadable or truncated tarball ({error})") from None
 
 
@@ -173,7 +177,7 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
         writers = SplitWriters(staging, "train", configs, args.shard_size)
         with tqdm(desc="ImageNet-AB train", unit=" xml", mininterval=1.0) as bar:
             try:
-                chunks = chunked(iter_imagenet_ab_sources(args.xml), CHUNK)
+                chunks = chunked(iter_imagenet_ab_sources(args.xml, args.max_record_bytes), CHUNK)
                 results = parallel_map(_convert_xml_chunk, chunks, workers, job)
                 records = write_chunks(results, writers, skips, seen, bar)
             except ByproductError as error:

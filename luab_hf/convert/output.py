@@ -11,7 +11,13 @@ from datasets import Features
 
 from ..cards import DatasetSummary, dataset_card
 from ..hub import upload_folder
-from ..staging import publish, remove_stale_staging, staging_path
+from ..staging import (
+    claim,
+    publish,
+    release_claim,
+    remove_stale_staging,
+    staging_path,
+)
 from .records import ConversionError, SkipLog
 
 
@@ -40,25 +46,35 @@ def staged_output(output: Path, overwrite: bool, inputs: Iterable[tuple[str, Pat
     output = Path(output).absolute()
     if output.exists() and not overwrite:
         raise ConversionError(f"{output}: already exists (pass --overwrite to replace it)")
+    marker = None
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
+        if not overwrite:  # claimed now, atomically: a second conversion into it stops here
+            try:
+                marker = claim(output)
+            except FileExistsError:
+                raise ConversionError(f"{output}: already exists (another conversion is writing it?); "
+                                      "pass --overwrite to replace it") from None
         remove_stale_staging(output)
         staging = staging_path(output)
         staging.mkdir()
     except OSError as error:
+        if marker is not None:
+            release_claim(marker)
         raise ConversionError(f"{output.parent}: cannot write the output here ({error.strerror or error})") from None
     try:
         yield staging
         publish(staging, output, replace=overwrite)
     except FileExistsError:
-        raise ConversionError(f"{output}: appeared while converting (another conversion?); "
-                              "pass --overwrite to replace it") from None
+        raise ConversionError(f"{output}: appeared while converting; pass --overwrite to replace it") from None
     except OSError as error:
         raise ConversionError(f"{output}: could not write the output ({error.strerror or error}); "
                               "nothing was changed there") from None
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+        if marker is not None:
+            release_claim(marker)
 
 
 def finish(staging: Path, summary: DatasetSummary, skips: SkipLog, configs: dict[str, Features]) -> None:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 __all__ = ["chunked", "current_job", "default_workers", "parallel_map"]
 
 _JOB: Any = None
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 def current_job() -> Any:
@@ -22,6 +26,16 @@ def current_job() -> Any:
 def _set_job(job: Any) -> None:
     global _JOB
     _JOB = job
+
+
+def _init_worker(job: Any) -> None:
+    """A worker leaves Ctrl-C to the main process, which stops the pool as a whole (a worker that
+    died of its own KeyboardInterrupt could leave the pool waiting for it forever), and dies
+    quietly of the SIGTERM the pool stops it with (not of the main process's handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    _set_job(job)
 
 
 def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -51,10 +65,52 @@ def parallel_map(func: Callable[[Any], Any], chunks: Iterable[Any], workers: int
             failures.append(error)
 
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    with context.Pool(workers, initializer=_set_job, initargs=(job,)) as pool:
-        yield from pool.imap(func, guarded(), chunksize=1)
+    with _signals_as_flags() as stop:
+        # Workers (and the pool's threads, which fork replacements) start with the two signals
+        # blocked and unblock them once their own handlers are set: a worker stopped right after
+        # its fork still dies of the pool's SIGTERM instead of running an inherited handler.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            pool = context.Pool(workers, initializer=_init_worker, initargs=(job,))
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        with pool:  # exit: terminate()
+            yield from _drain(pool.imap(func, guarded(), chunksize=1), stop)
     if failures:
         raise failures[0]
+
+
+def _drain(results: Iterator[Any], stop: list[int]) -> Iterator[Any]:
+    """The pool's results in order. Ctrl-C / SIGTERM only set a flag while the pool runs, read here
+    between chunks: an interrupt raised inside the pool's own locking could deadlock its exit."""
+    while True:
+        if stop:
+            raise KeyboardInterrupt
+        try:
+            item = results.next(timeout=0.1)
+        except StopIteration:
+            return
+        except multiprocessing.TimeoutError:
+            continue
+        yield item
+
+
+@contextmanager
+def _signals_as_flags() -> Iterator[list[int]]:
+    """While active (main thread only), SIGINT and SIGTERM are recorded instead of raised."""
+    stop: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {number: signal.signal(number, lambda received, frame: stop.append(received))
+                for number in _STOP_SIGNALS}
+    try:
+        yield stop
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if stop:
+        raise KeyboardInterrupt
 
 
 def default_workers() -> int:
