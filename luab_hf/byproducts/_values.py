@@ -35,22 +35,29 @@ def to_float(value: Any, source: str, field: str) -> float:
     return number
 
 
+def _whole(value: Any, source: str, field: str, expected: str) -> int:
+    """An exact integer from text (ASCII digits, an optional ``.0``) or JSON, never via float."""
+    if isinstance(value, bool) or value is None:
+        raise ByproductError(source, f"{field} is {value!r}, expected {expected}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not (math.isfinite(value) and value.is_integer()):
+            raise ByproductError(source, f"{field} is {value!r}, expected {expected}")
+        return int(value)
+    match = _WHOLE_TEXT.fullmatch(str(value))
+    if match is None:
+        raise ByproductError(source, f"{field} is {value!r}, expected {expected}")
+    return int(match.group(2)) * (-1 if match.group(1) == "-" else 1)
+
+
 def to_int(value: Any, source: str, field: str, bits: int = 32, minimum: int | None = None) -> int:
     """An integer of a ``bits``-wide column, never through ``float``: ``"12"`` and ``"12.0"`` (the
-    tool writes both) or a JSON integer; not 12.5, ``"2.0486e4"`` or a float past 2**53."""
-    if isinstance(value, bool) or value is None:
+    tool writes both) or a JSON integer; not 12.5, ``"2.0486e4"`` or a float past 2**53 (where
+    floats stop telling integers apart)."""
+    if isinstance(value, float) and abs(value) > _EXACT_FLOAT_INT:
         raise ByproductError(source, f"{field} is {value!r}, expected a whole number")
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, float):
-        if not (math.isfinite(value) and value.is_integer() and abs(value) <= _EXACT_FLOAT_INT):
-            raise ByproductError(source, f"{field} is {value!r}, expected a whole number")
-        number = int(value)
-    else:
-        match = _WHOLE_TEXT.fullmatch(str(value))
-        if match is None:
-            raise ByproductError(source, f"{field} is {value!r}, expected a whole number")
-        number = int(match.group(2)) * (-1 if match.group(1) == "-" else 1)
+    number = _whole(value, source, field, "a whole number")
     low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
     if not low <= number <= high:
         raise ByproductError(source, f"{field} is {value!r}, beyond the int{bits} range of its column")
@@ -66,19 +73,7 @@ INT64_MAX = 2**63 - 1
 def to_time(value: Any, source: str, field: str) -> int:
     """Milliseconds as an exact integer >= 0 (never through float32: epoch milliseconds need 41
     bits). Integral decimals such as ``1687.0`` are accepted; fractions are not."""
-    if isinstance(value, bool) or value is None:
-        raise ByproductError(source, f"{field} is {value!r}, expected whole milliseconds")
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, float):
-        if not (math.isfinite(value) and value.is_integer()):
-            raise ByproductError(source, f"{field} is {value!r}, expected whole milliseconds")
-        number = int(value)
-    else:
-        match = _WHOLE_TEXT.fullmatch(str(value))
-        if match is None:
-            raise ByproductError(source, f"{field} is {value!r}, expected whole milliseconds")
-        number = int(match.group(2)) * (-1 if match.group(1) == "-" else 1)
+    number = _whole(value, source, field, "whole milliseconds")
     if number < 0:
         raise ByproductError(source, f"{field} is {value!r}, expected a time >= 0")
     if number > INT64_MAX:
