@@ -349,3 +349,20 @@ def test_model_card_metadata_names_the_dataset_and_the_base_model(imagenet_datas
     assert splits == {"validation"}  # the default --eval_splits
     assert all(result.dataset_type == str(imagenet_dataset) for result in card.data.eval_results)
     assert not any(result.metric_type == "top5_accuracy" for result in card.data.eval_results)  # 3 classes
+
+
+def test_the_loader_decodes_only_the_columns_the_targets_read(imagenet_dataset, tmp_path):
+    from accelerate import Accelerator
+
+    from luab_hf.trainer.args import parse_args
+    from luab_hf.trainer.data import load_data, make_loaders
+
+    for targets, expected in ((["click"], {"image", "label", "image_id", "click_point"}),
+                              (["click", "mouse_trace"], {"image", "label", "image_id", "click_point", "annotations"})):
+        data_args, model_args, args = parse_args(["--dataset_name", str(imagenet_dataset), "--output_dir", str(tmp_path),
+                                                  "--image_size", "32"])
+        loader, _, _ = make_loaders(load_data(data_args, targets), data_args, model_args, args, targets,
+                                    Accelerator(cpu=True))
+        assert set(loader.dataset.column_names) == expected
+        batch = next(iter(loader))
+        assert batch["pixel_values"].shape[-1] == 32 and ("trace" in batch) == ("mouse_trace" in targets)

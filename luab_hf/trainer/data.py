@@ -70,7 +70,9 @@ def make_loaders(data: RunData, data_args: DataArguments, model_args: ModelArgum
     # uint8 out of the workers (a quarter of the bytes to move); the loop normalises on the device
     train_batches = batches(PointTransform.for_training(data_args.image_size, scale=(data_args.min_crop_scale, 1.0),
                                                         normalize=False), seed=args.seed)
-    train = data.train
+    # decode only what the targets read: all mouse traces and hovers of a row cost more than its click
+    needed = [*data.task.required_columns(targets), "image_id"]
+    train = data.train.select_columns([c for c in data.train.features if c in needed])
     if data_args.max_train_samples is not None:  # a seeded random subset: rows are stored grouped by class
         if data_args.streaming:
             train = train.shuffle(seed=args.seed, buffer_size=10_000).take(data_args.max_train_samples)
@@ -88,7 +90,7 @@ def make_loaders(data: RunData, data_args: DataArguments, model_args: ModelArgum
     if data_args.streaming:
         stream = split_dataset_by_node(train, accelerator.process_index, accelerator.num_processes)
         stream = stream.shuffle(seed=args.seed, buffer_size=1000)
-        stream = stream.map(train_batches, batched=True, remove_columns=list(data.train.features))
+        stream = stream.map(train_batches, batched=True, remove_columns=list(train.features))
         train_loader = DataLoader(stream, batch_size=args.per_device_train_batch_size, **loader_kwargs)
     else:
         train.set_transform(train_batches)
