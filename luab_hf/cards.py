@@ -214,7 +214,7 @@ Learning Image Classifiers Using Annotation Byproducts* ([paper]({PAPER})).
 {results}
 
 `attention_alignment` is a pointing game: the fraction of annotated clicks near the peak of the
-model's class-activation map. `point_error` is the mean distance of the predicted click from the
+model's class map for the true class. `point_error` is the mean distance of the predicted click from the
 annotated one (normalised image units).
 
 ## How to use

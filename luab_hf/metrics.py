@@ -2,7 +2,7 @@
 
 Classification: top-k accuracy; multi-label mAP and F1. Byproducts: point error (how far the
 predicted click is from the annotators') and attention alignment, a pointing game: how often the
-peak of the model's class-activation map lands near the annotators' click.
+peak of the model's class map (`class_maps`) lands near the annotators' click.
 """
 
 from __future__ import annotations
