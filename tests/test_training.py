@@ -366,3 +366,42 @@ def test_the_loader_decodes_only_the_columns_the_targets_read(imagenet_dataset, 
         assert set(loader.dataset.column_names) == expected
         batch = next(iter(loader))
         assert batch["pixel_values"].shape[-1] == 32 and ("trace" in batch) == ("mouse_trace" in targets)
+
+
+def test_every_save_pushes_checkpoints_in_the_background_and_survives_a_failed_push(imagenet_dataset, tmp_path,
+                                                                                   monkeypatch, capsys):
+    import threading
+
+    pushes, release = [], threading.Event()
+
+    class FakeApi:
+        def create_repo(self, repo_id, **kwargs):
+            pass
+
+        def upload_folder(self, **kwargs):
+            files = sorted(p.name for p in Path(kwargs["folder_path"]).iterdir())
+            pushes.append((kwargs["commit_message"], files))
+            if len(pushes) == 1:
+                raise ConnectionError("the Hub is unreachable")
+            if len(pushes) == 2:
+                release.wait(timeout=30)  # a slow push: the next save must not start another
+            return "https://hub.example/commit/3"
+
+    monkeypatch.setattr("luab_hf.hub.HfApi", FakeApi)
+    out = tmp_path / "run"
+    argv = ["--dataset_name", str(imagenet_dataset), "--backbone", "resnet-micro", "--report_to", "none",
+            "--eval_splits", "", "--max_train_steps", "4", "--checkpointing_steps", "1", "--output_dir", str(out),
+            "--push_to_hub", "true", "--hub_model_id", "org/luab", "--hub_strategy", "every_save", *COMMON]
+    timer = threading.Timer(3.0, release.set)
+    timer.start()
+    assert train.main(argv) == 0
+    timer.cancel()
+    said = capsys.readouterr().out
+    assert "pushing step 1 failed (the Hub is unreachable); the next save pushes again" in said
+    assert "the previous push still runs" in said
+    messages = [message for message, _ in pushes]
+    assert messages[:2] == ["Training in progress, step 1", "Training in progress, step 2"]
+    assert messages[-1] == "LUAB training run, step 4" and len(messages) < 5  # a save was skipped, never doubled
+    for _, files in pushes[:-1]:  # each checkpoint push is one commit of model, processor and card
+        assert {"model.safetensors", "config.json", "preprocessor_config.json", "README.md"} <= set(files)
+    assert not list(out.glob(".hub-step-*")) and (out / "model.safetensors").is_file()

@@ -82,6 +82,9 @@ class TrainingArguments:
     report_to: str = field(default="tensorboard", metadata={"help": "tensorboard, trackio, all or none (comma-separated)."})
     push_to_hub: bool = field(default=False)
     hub_model_id: str | None = field(default=None)
+    hub_strategy: str = field(
+        default="end", metadata={"help": "'end': push the final model; 'every_save': also push each checkpoint's model, "
+                                         "processor and card as one commit, in the background."})
 
 
 ARGUMENT_CLASSES = (DataArguments, ModelArguments, TrainingArguments)

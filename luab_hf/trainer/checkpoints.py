@@ -22,16 +22,20 @@ RUN_FILES = ("model.safetensors", "model.safetensors.index.json", "config.json",
              "logs", "checkpoints")
 
 
+def _written_by_a_run(name: str) -> bool:
+    """Whether a run writes this entry of --output_dir (sharded weights and Hub snapshots too)."""
+    return name in RUN_FILES or name.startswith(".hub-step-") or (name.startswith("model-") and name.endswith(".safetensors"))
+
+
 def foreign_entries(output: Path) -> list[str]:
-    """Entries of ``output`` a run did not write (sharded weights ``model-*.safetensors`` are ours)."""
-    return sorted(p.name for p in output.iterdir()
-                  if p.name not in RUN_FILES and not (p.name.startswith("model-") and p.name.endswith(".safetensors")))
+    """Entries of ``output`` a run did not write."""
+    return sorted(p.name for p in output.iterdir() if not _written_by_a_run(p.name))
 
 
 def clear_run(output: Path) -> None:
     """Remove what an earlier run wrote into ``output``, and nothing else."""
     for entry in output.iterdir():
-        if entry.name not in RUN_FILES and not (entry.name.startswith("model-") and entry.name.endswith(".safetensors")):
+        if not _written_by_a_run(entry.name):
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)

@@ -45,7 +45,7 @@ from .checkpoints import (
 from .data import load_data, make_loaders
 from .evaluation import evaluate
 from .modeling import build_model, byproduct_targets, resolve_image_size
-from .outputs import save_outputs
+from .outputs import CheckpointPusher, save_outputs
 
 RUN_ARGS = "training_args.json"
 
@@ -117,6 +117,8 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
     if data_args.streaming and args.eval_epochs:
         raise SetupError("--eval_epochs: a stream has no epochs all ranks agree on; evaluation runs at the end")
     every = checkpoint_every(args, data_args.streaming)
+    if args.hub_strategy not in ("end", "every_save"):
+        raise SetupError(f"--hub_strategy {args.hub_strategy!r}: choose 'end' or 'every_save'")
     checkpoint = resolve_checkpoint(args)
     check_output_dir(args, checkpoint)
     data_args.image_size = resolve_image_size(data_args, model_args)
@@ -187,6 +189,24 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
     running_steps, window_start = 0, time.perf_counter()
     samples_per_step = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
     results: dict[str, float] = {}
+    pusher = CheckpointPusher(args.hub_model_id, accelerator.print) \
+        if args.push_to_hub and args.hub_strategy == "every_save" and accelerator.is_main_process else None
+
+    def push_checkpoint(step: int) -> None:
+        """The checkpoint's model, processor and card, snapshotted and pushed in the background."""
+        if not (args.push_to_hub and args.hub_strategy == "every_save"):
+            return
+        busy = accelerator.gather(torch.tensor([pusher is not None and pusher.busy], device=accelerator.device))
+        if busy.any().item():  # every rank agrees, so all or none take part in gathering the weights
+            accelerator.print(f"hub: the previous push still runs; step {step} is not pushed")
+            return
+        snapshot = output_dir / f".hub-step-{step:08d}"
+        save_outputs(accelerator, model, data_args, model_args, args, targets, results, step,
+                     math.ceil(step / steps_per_epoch) if steps_per_epoch else epoch + 1, samples_per_step, argv,
+                     folder=snapshot, push=False)
+        if pusher is not None:
+            pusher.push(snapshot, step)
+
     pixel_mean, pixel_std = (torch.tensor(v, device=accelerator.device)
                              for v in (train_batches.transform.mean, train_batches.transform.std))
     model.train()
@@ -240,10 +260,12 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
                 running_steps, window_start = 0, time.perf_counter()
             if every and completed % every == 0:
                 save_checkpoint(accelerator, output_dir, completed, epoch, signature, args.checkpoints_total_limit)
+                push_checkpoint(completed)
             if completed >= max_steps:
                 break
         if args.checkpointing_steps == "epoch":
             save_checkpoint(accelerator, output_dir, completed, epoch + 1, signature, args.checkpoints_total_limit)
+            push_checkpoint(completed)
         last = completed >= max_steps or epoch == (epochs or 0) - 1
         if last or (args.eval_epochs and (epoch + 1) % args.eval_epochs == 0):
             results, evaluated_at = evaluate_all(model, eval_loaders, accelerator, data.task.multi_label, completed), completed
@@ -255,6 +277,8 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
     epochs_done = epoch + 1 if steps_per_epoch is None else math.ceil(completed / steps_per_epoch)
 
     accelerator.wait_for_everyone()
+    if pusher is not None:
+        pusher.finish()
     save_outputs(accelerator, model, data_args, model_args, args, targets, results, completed, epochs_done,
                  samples_per_step, argv)
     accelerator.wait_for_everyone()

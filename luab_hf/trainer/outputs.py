@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import threading
 from pathlib import Path
 
 import datasets
@@ -36,16 +38,52 @@ def base_model(model_args: ModelArguments) -> str | None:
     return source if "/" in source else f"timm/{source}"
 
 
+HUB_IGNORE = ["checkpoints/*", "logs/*", ".hub-step-*"]
+
+
+class CheckpointPusher:
+    """``--hub_strategy every_save``: each checkpoint's model, processor and card go to the Hub as
+    one commit from a snapshot folder, in a background thread, so training goes on. A save that
+    comes while the previous push still runs is not pushed (the next one is); a failed push is
+    reported and the next save pushes again; a push never ends the run."""
+
+    def __init__(self, repo_id: str, say) -> None:
+        self.repo_id, self.say = repo_id, say
+        self._thread: threading.Thread | None = None
+        self._step = 0
+
+    @property
+    def busy(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def push(self, snapshot: Path, step: int) -> None:
+        self._thread, self._step = threading.Thread(target=self._run, args=(snapshot, step), daemon=True), step
+        self._thread.start()
+
+    def _run(self, snapshot: Path, step: int) -> None:
+        try:
+            url = upload_folder(snapshot, self.repo_id, "model", commit_message=f"Training in progress, step {step}")
+            self.say(f"hub: pushed step {step} to {url}")
+        except Exception as error:  # the Hub client raises many kinds; none may end the run
+            self.say(f"hub: pushing step {step} failed ({error}); the next save pushes again")
+        finally:
+            shutil.rmtree(snapshot, ignore_errors=True)
+
+    def finish(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+
 def save_outputs(accelerator: Accelerator, model: torch.nn.Module, data_args: DataArguments, model_args: ModelArguments,
                  args: TrainingArguments, targets: list[str], results: dict[str, float], completed: int, epochs: int,
-                 samples_per_step: int, argv: list[str]) -> None:
+                 samples_per_step: int, argv: list[str], folder: Path | None = None, push: bool = True) -> None:
     """``from_pretrained``-able weights, the image processor, ``all_results.json`` and a model card
-    in ``output_dir``; then the push, when asked. Every rank takes part in gathering the weights
-    (sharded under FSDP or ZeRO-3), the main process writes them."""
+    in ``folder`` (default ``output_dir``); then the push, when asked. Every rank takes part in
+    gathering the weights (sharded under FSDP or ZeRO-3), the main process writes them."""
     state_dict = accelerator.get_state_dict(model)
     if not accelerator.is_main_process:
         return
-    output_dir = Path(args.output_dir)
+    output_dir = Path(folder or args.output_dir)
     accelerator.unwrap_model(model).save_pretrained(output_dir, state_dict=state_dict, safe_serialization=True)
     make_image_processor(size=data_args.image_size).save_pretrained(output_dir)
     all_results = {**results, "train/steps": completed, "train/epochs": epochs}
@@ -64,8 +102,7 @@ def save_outputs(accelerator: Accelerator, model: torch.nn.Module, data_args: Da
                          "attention_radius": model_args.attention_radius, "pooling": model_args.pooling},
     )
     model_card(summary).save(output_dir / "README.md")
-    if args.push_to_hub:
+    if args.push_to_hub and push:
         url = upload_folder(output_dir, args.hub_model_id or output_dir.name, "model",
-                            commit_message=f"LUAB training run, step {completed}",
-                            ignore_patterns=["checkpoints/*", "logs/*"])
+                            commit_message=f"LUAB training run, step {completed}", ignore_patterns=HUB_IGNORE)
         accelerator.print(f"pushed to {url}")
