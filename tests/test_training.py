@@ -405,3 +405,16 @@ def test_every_save_pushes_checkpoints_in_the_background_and_survives_a_failed_p
     for _, files in pushes[:-1]:  # each checkpoint push is one commit of model, processor and card
         assert {"model.safetensors", "config.json", "preprocessor_config.json", "README.md"} <= set(files)
     assert not list(out.glob(".hub-step-*")) and (out / "model.safetensors").is_file()
+
+
+def test_a_cpu_launch_that_starts_one_process_of_two_says_so(imagenet_dataset, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+               "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
+               str(REPO / "training" / "train.py"), "--dataset_name", str(imagenet_dataset), "--backbone", "resnet-micro",
+               "--max_train_steps", "1", "--eval_splits", "", "--report_to", "none", "--output_dir", str(tmp_path / "run"),
+               *COMMON]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "training on 1 process(es)" in done.stdout
+    assert "asked for several processes but started one" in done.stdout and "--multi_gpu" in done.stdout

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import asdict
@@ -87,6 +88,17 @@ def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def report_processes(accelerator: Accelerator) -> None:
+    """Say how many processes really run. ``accelerate launch --cpu --num_processes N`` without MPI
+    starts one process, leaving only the launcher's rendezvous variables behind: then say so."""
+    accelerator.print(f"training on {accelerator.num_processes} process(es), device {accelerator.device}")
+    asked_for_more = "MASTER_ADDR" in os.environ and "RANK" not in os.environ and "LOCAL_RANK" not in os.environ
+    if accelerator.num_processes == 1 and asked_for_more:
+        accelerator.print("warning: the launcher was asked for several processes but started one (accelerate's CPU "
+                          "launcher needs MPI for that); for N CPU processes use: ACCELERATE_USE_CPU=true accelerate "
+                          "launch --multi_gpu --num_processes N ...")
+
+
 def make_accelerator(args: TrainingArguments) -> Accelerator:
     output_dir = Path(args.output_dir)
     return Accelerator(
@@ -133,6 +145,7 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
                              f"this run builds {signature}")
 
     accelerator = make_accelerator(args)
+    report_processes(accelerator)
     set_seed(args.seed)
     if accelerator.is_main_process:
         if args.overwrite_output_dir and checkpoint is None and output_dir.exists():
