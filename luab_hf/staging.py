@@ -8,6 +8,7 @@ find it. Staging folders whose process is gone are removed by the next writer.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -43,12 +44,12 @@ def publish(staging: Path, final: Path, replace: bool) -> None:
     """
     staging, final = Path(staging), Path(final)
     if not replace:
-        if final.exists() and any(final.iterdir()):
-            raise FileExistsError(final)
         try:
-            os.rename(staging, final)
+            os.rename(staging, final)  # replaces nothing but an empty folder
         except OSError as error:
-            raise FileExistsError(final) from error
+            if error.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+                raise FileExistsError(final) from error
+            raise
         return
     if not final.exists():
         staging.rename(final)
