@@ -138,7 +138,7 @@ class LuabBatchTransform:
         example = self._geometry(image, points, row.get(columns["mouse_trace"]), _log_seconds(row.get(columns["time"])),
                                  generator)
         labels = torch.zeros(classes, dtype=torch.float32)
-        labels[list(row.get(task.label_column) or [])] = 1.0
+        labels[list(present or [])] = 1.0
         if self.drop_labels_outside_crop:
             left_crop = torch.from_numpy(np.isfinite(points).all(1)) & ~example["points_valid"]
             labels[left_crop] = 0.0

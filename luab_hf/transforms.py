@@ -139,8 +139,7 @@ class PointTransform:
         crop to its crop size, with its mean/std."""
         if not train:
             return _ProcessorTransform(processor)
-        mean = getattr(processor, "image_mean", None) or IMAGENET_DEFAULT_MEAN
-        std = getattr(processor, "image_std", None) or IMAGENET_DEFAULT_STD
+        mean, std = _processor_stats(processor)
         size = _side(getattr(processor, "crop_size", None)) if getattr(processor, "do_center_crop", False) else None
         size = size or _side(getattr(processor, "size", None)) or 224
         return cls.for_training(size=size, mean=mean, std=std, **kwargs)
@@ -216,6 +215,11 @@ def _side(size: Any) -> int | None:
     return None
 
 
+def _processor_stats(processor: Any) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """An image processor's normalisation mean and std (ImageNet's when it has none)."""
+    return (tuple(getattr(processor, "image_mean", None) or IMAGENET_DEFAULT_MEAN),
+            tuple(getattr(processor, "image_std", None) or IMAGENET_DEFAULT_STD))
+
 
 class _ProcessorTransform(PointTransform):
     """Evaluation through a transformers image processor: its pixels, and the points mapped through
@@ -224,8 +228,7 @@ class _ProcessorTransform(PointTransform):
 
     def __init__(self, processor: Any) -> None:
         self.processor = processor
-        self.mean = tuple(getattr(processor, "image_mean", None) or IMAGENET_DEFAULT_MEAN)
-        self.std = tuple(getattr(processor, "image_std", None) or IMAGENET_DEFAULT_STD)
+        self.mean, self.std = _processor_stats(processor)
         self.normalize = True
 
     def _geometry(self, height: int, width: int) -> tuple[float, float, float, float, int, int]:

@@ -205,6 +205,10 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
     pusher = CheckpointPusher(args.hub_model_id, accelerator.print) \
         if args.push_to_hub and args.hub_strategy == "every_save" and accelerator.is_main_process else None
 
+    def epochs_at(step: int) -> int:
+        """Epochs begun by ``step`` (a stream counts its passes)."""
+        return epoch + 1 if steps_per_epoch is None else math.ceil(step / steps_per_epoch)
+
     def push_checkpoint(step: int) -> None:
         """The checkpoint's model, processor and card, snapshotted and pushed in the background."""
         if not (args.push_to_hub and args.hub_strategy == "every_save"):
@@ -214,9 +218,8 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
             accelerator.print(f"hub: the previous push still runs; step {step} is not pushed")
             return
         snapshot = output_dir / f".hub-step-{step:08d}"
-        save_outputs(accelerator, model, data_args, model_args, args, targets, results, step,
-                     math.ceil(step / steps_per_epoch) if steps_per_epoch else epoch + 1, samples_per_step, argv,
-                     folder=snapshot, push=False)
+        save_outputs(accelerator, model, data_args, model_args, args, targets, results, step, epochs_at(step),
+                     samples_per_step, argv, folder=snapshot, push=False)
         if pusher is not None:
             pusher.push(snapshot, step)
 
@@ -287,12 +290,10 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
     progress.close()
     if evaluated_at != completed:  # resumed from the last step's checkpoint
         results = evaluate_all(model, eval_loaders, accelerator, data.task.multi_label, completed)
-    epochs_done = epoch + 1 if steps_per_epoch is None else math.ceil(completed / steps_per_epoch)
-
     accelerator.wait_for_everyone()
     if pusher is not None:
         pusher.finish()
-    save_outputs(accelerator, model, data_args, model_args, args, targets, results, completed, epochs_done,
+    save_outputs(accelerator, model, data_args, model_args, args, targets, results, completed, epochs_at(completed),
                  samples_per_step, argv)
     accelerator.wait_for_everyone()
     accelerator.end_training()
