@@ -74,8 +74,12 @@ def parallel_map(func: Callable[[Any], Any], chunks: Iterable[Any], workers: int
             pool = context.Pool(workers, initializer=_init_worker, initargs=(job,))
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        with pool:  # exit: terminate()
+        try:
             yield from _drain(pool.imap(func, guarded(), chunksize=1), stop)
+        except BaseException:
+            _stop(pool)
+            raise
+        pool.terminate()
     if failures:
         raise failures[0]
 
@@ -93,6 +97,18 @@ def _drain(results: Iterator[Any], stop: list[int]) -> Iterator[Any]:
         except multiprocessing.TimeoutError:
             continue
         yield item
+
+
+def _stop(pool: Any) -> None:
+    """Terminate an interrupted pool without ever waiting on it forever: ``Pool.terminate`` can
+    block on the task queue's lock, so after a few seconds the workers are killed outright."""
+    stopper = threading.Thread(target=pool.terminate, daemon=True)
+    stopper.start()
+    stopper.join(timeout=5)
+    if stopper.is_alive():
+        for child in multiprocessing.active_children():
+            child.kill()
+        stopper.join(timeout=5)
 
 
 @contextmanager
