@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -30,13 +32,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(*args: str, processes: int = 2, timeout: int = 300) -> subprocess.CompletedProcess:
+LAUNCH_ENV = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+
+
+def launch_command(*args: str, processes: int = 2, launcher_args: list[str] | None = None) -> list[str]:
     """``accelerate launch`` with ``processes`` CPU processes (gloo), as a user would run it."""
-    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(_free_port()), str(REPO / "training" / "train.py"), *args]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    return [sys.executable, "-m", "accelerate.commands.launch", *(launcher_args or ["--multi_gpu"]),
+            "--num_processes", str(processes),
+            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+            "--main_process_port", str(_free_port()), str(REPO / "training" / "train.py"), *args]
+
+
+def launch(*args: str, processes: int = 2, timeout: int = 300, launcher_args: list[str] | None = None
+           ) -> subprocess.CompletedProcess:
+    command = launch_command(*args, processes=processes, launcher_args=launcher_args)
+    done = subprocess.run(command, env=LAUNCH_ENV, capture_output=True, text=True, timeout=timeout, cwd=REPO)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     return done
 
@@ -418,3 +428,179 @@ def test_a_cpu_launch_that_starts_one_process_of_two_says_so(imagenet_dataset, t
     assert done.returncode == 0, done.stderr[-3000:]
     assert "training on 1 process(es)" in done.stdout
     assert "asked for several processes but started one" in done.stdout and "--multi_gpu" in done.stdout
+
+
+def _process_tree(process) -> list:
+    import psutil
+
+    while True:  # loader workers come and go at each epoch: list again if one left meanwhile
+        try:
+            return [process, *process.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+
+
+def _alive(process) -> bool:
+    import psutil
+
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_sigterm_stops_every_rank_at_one_step_and_the_run_resumes_exactly(imagenet_dataset, tmp_path):
+    """SIGTERM to a 2-process ``accelerate launch``: both ranks stop after the same step with a
+    checkpoint of it, no process is left, no final model; resuming from that checkpoint, and from
+    the last step's, ends with the weights of an uninterrupted run."""
+    import psutil
+
+    base = ["--dataset_name", str(imagenet_dataset), "--backbone", "resnet-micro", "--report_to", "none",
+            "--eval_splits", "", "--lr_scheduler_type", "constant", "--dataloader_num_workers", "2", *COMMON]
+    stopped = tmp_path / "stopped"
+    launcher = psutil.Popen(launch_command(*base, "--max_train_steps", "100000", "--checkpointing_steps", "2",
+                                           "--output_dir", str(stopped)),
+                            env=LAUNCH_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 120
+        while not (stopped / "checkpoints" / "step_00000004").is_dir():
+            assert launcher.poll() is None and time.monotonic() < deadline, launcher.communicate()[1][-3000:]
+            time.sleep(0.1)
+        family = _process_tree(launcher)  # the ranks and their loader workers
+        launcher.terminate()
+        _, stderr = launcher.communicate(timeout=60)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert launcher.returncode == 143, stderr[-3000:]
+    assert not [p for p in family if _alive(p)]
+    said = re.findall(r"stopped by SIGTERM after step (\d+)", stderr)
+    assert len(said) == 2 and len(set(said)) == 1, stderr[-3000:]  # both ranks, one step
+    step = int(said[0])
+    assert (stopped / "checkpoints" / f"step_{step:08d}").is_dir() and not (stopped / "model.safetensors").exists()
+
+    total = str(step + 3)
+    whole, resumed, resumed_last = tmp_path / "whole", tmp_path / "resumed", tmp_path / "resumed_last"
+    launch(*base, "--max_train_steps", total, "--checkpointing_steps", total, "--output_dir", str(whole))
+    launch(*base, "--max_train_steps", total, "--output_dir", str(resumed),
+           "--resume_from_checkpoint", str(stopped / "checkpoints" / f"step_{step:08d}"))
+    launch(*base, "--max_train_steps", total, "--output_dir", str(resumed_last),
+           "--resume_from_checkpoint", str(whole / "checkpoints" / f"step_{int(total):08d}"))
+    expected = load_file(whole / "model.safetensors")
+    for run in (resumed, resumed_last):
+        got = load_file(run / "model.safetensors")
+        assert got.keys() == expected.keys() and all(torch.equal(got[k], expected[k]) for k in expected), run
+
+
+def test_a_streamed_run_evaluates_from_its_own_split_files(imagenet_dataset, tmp_path):
+    """Streaming trains from the stream and reads evaluation splits alone: a train shard that is
+    never streamed whole is never prepared (here it is unreadable, and evaluation still loads)."""
+    import shutil
+
+    from luab_hf.trainer.data import load_split
+
+    copy = tmp_path / "data"
+    shutil.copytree(imagenet_dataset, copy)
+    for shard in (copy / "data" / "default").glob("train-*.parquet"):
+        shard.write_bytes(b"not parquet")
+    validation = load_split(str(copy), None, "validation")
+    assert validation.num_rows == 12 and "image" in validation.features
+    with pytest.raises(train.SetupError, match="unknown split 'test'"):
+        load_split(str(copy), None, "test")
+
+
+def test_streamed_batches_follow_the_epoch_with_loader_workers(imagenet_dataset, tmp_path):
+    """A stream read by two loader workers: each pass holds every row once, a new pass a new order
+    and new crops, and the same pass again the same batches (the epoch reaches the workers)."""
+    from accelerate import Accelerator
+
+    from luab_hf.trainer.args import parse_args
+    from luab_hf.trainer.data import load_data, make_loaders
+
+    data_args, model_args, args = parse_args(["--dataset_name", str(imagenet_dataset), "--output_dir", str(tmp_path),
+                                              "--image_size", "32", "--streaming", "--max_train_steps", "1",
+                                              "--dataloader_num_workers", "2", "--per_device_train_batch_size", "8"])
+    assert data_args.dataloader_num_workers == 2
+    loader, _, transform = make_loaders(load_data(data_args, ["click"]), data_args, model_args, args, ["click"],
+                                        Accelerator(cpu=True))
+
+    def one_pass(epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        transform.set_epoch(epoch)
+        loader.dataset.set_epoch(epoch)
+        batches = list(loader)
+        return torch.cat([b["pixel_values"] for b in batches]), torch.cat([b["labels"] for b in batches])
+
+    (pixels0, labels0), (pixels1, labels1), (again, labels_again) = one_pass(0), one_pass(1), one_pass(0)
+    assert len(labels0) == len(labels1) == 48 and sorted(labels0.tolist()) == sorted(labels1.tolist())
+    assert not torch.equal(labels0, labels1) and not torch.equal(pixels0, pixels1)
+    assert torch.equal(pixels0, again) and torch.equal(labels0, labels_again)
+
+
+def test_torch_compile_trains_and_saves_plain_weights(imagenet_dataset, tmp_path):
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(True)  # an earlier test's state would keep its own (no) compile setting
+    torch._dynamo.reset()
+    out = tmp_path / "compiled"
+    assert train.main(["--dataset_name", str(imagenet_dataset), "--backbone", "resnet-micro", "--report_to", "none",
+                       "--eval_splits", "validation", "--max_train_steps", "2", "--dataloader_num_workers", "0",
+                       "--torch_compile", "--torch_compile_backend", "aot_eager", "--output_dir", str(out), *COMMON]) == 0
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] > 0  # it did compile
+    keys = load_file(out / "model.safetensors").keys()
+    assert keys and not any("_orig_mod" in key for key in keys)
+    assert AutoModelForImageClassification.from_pretrained(out).config.num_labels == 3
+
+
+def _fsdp2_save(rank: int, port: int, folder: str) -> None:
+    """One rank of :func:`test_fsdp2_sharded_weights_are_gathered_on_every_rank_and_saved_whole`."""
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port), OMP_NUM_THREADS="1")
+    from accelerate import Accelerator
+    from accelerate.utils import DistributedType, FullyShardedDataParallelPlugin
+    from torch.distributed.fsdp import fully_shard
+    from torch.distributed.tensor import DTensor
+
+    from luab_hf.models.factory import create_luab_model
+    from luab_hf.trainer.outputs import save_weights
+
+    accelerator = Accelerator(cpu=True)
+    torch.manual_seed(0)
+    model = create_luab_model("vit-micro", num_labels=3)
+    whole = {name: value.clone() for name, value in model.state_dict().items()}
+    torch.save(whole, Path(folder) / f"reference_{rank}.pt")
+    for layer in model.luab.backbone.model.layers:
+        fully_shard(layer)
+    fully_shard(model)
+    assert all(isinstance(p, DTensor) for p in model.parameters())
+    # accelerate routes only accelerators to FSDP; here its FSDP2 branch is entered on gloo
+    accelerator.state.distributed_type = DistributedType.FSDP
+    accelerator.state.fsdp_plugin = FullyShardedDataParallelPlugin(fsdp_version=2)
+    assert accelerator.is_fsdp2
+    save_weights(accelerator, model, Path(folder) / "model")
+    accelerator.wait_for_everyone()
+
+
+def test_fsdp2_sharded_weights_are_gathered_on_every_rank_and_saved_whole(tmp_path):
+    """accelerate launches FSDP on accelerators only, so a CPU run cannot take that path; torch's
+    FSDP2 runs on gloo, though: two processes shard a model, :func:`save_weights` gathers it on
+    both and the main one writes every weight whole, equal to the unsharded model's."""
+    import torch.multiprocessing as mp
+
+    mp.spawn(_fsdp2_save, args=(_free_port(), str(tmp_path)), nprocs=2, join=True)
+    reference = torch.load(tmp_path / "reference_0.pt")
+    loaded = AutoModelForImageClassification.from_pretrained(tmp_path / "model").state_dict()
+    assert loaded.keys() == reference.keys()
+    assert all(torch.equal(loaded[name], value) for name, value in reference.items())
+
+
+def test_processes_that_each_came_up_alone_are_refused(imagenet_dataset, tmp_path):
+    """``--use_fsdp`` on a machine without accelerators starts two processes that accelerate never
+    joins: they would train side by side into one folder. Both stop before training, saying why."""
+    command = launch_command("--dataset_name", str(imagenet_dataset), "--backbone", "resnet-micro", "--max_train_steps",
+                             "1", "--eval_splits", "", "--report_to", "none", "--output_dir", str(tmp_path / "run"),
+                             *COMMON, launcher_args=["--use_fsdp", "--fsdp_version", "2"])
+    env = {k: v for k, v in LAUNCH_ENV.items() if k != "ACCELERATE_USE_CPU"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode != 0
+    assert "the launcher started 2 processes but accelerate joined none of them" in done.stderr
+    assert not (tmp_path / "run" / "model.safetensors").exists()

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
 
+from .._system import available_cpus
 from ..byproducts.imagenet_ab import DEFAULT_MAX_RECORD_BYTES
 from .images import DEFAULT_MAX_IMAGE_PIXELS
-from .pool import default_workers
 from .records import ConversionError
 
 #: ``luab-convert <command>`` -> the module whose ``build_parser``/``main`` it runs.
@@ -40,7 +40,7 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-invalid", action="store_true",
                         help="skip and count bad records (skipped.jsonl and the card) instead of stopping")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
-    parser.add_argument("--num-workers", type=positive_int, default=default_workers(), help="parser processes")
+    parser.add_argument("--num-workers", type=positive_int, default=available_cpus(), help="parser processes")
     parser.add_argument("--shard-size", type=positive_int, default=100_000, help="rows per Parquet shard at most")
     parser.add_argument("--max-image-pixels", type=positive_int, default=DEFAULT_MAX_IMAGE_PIXELS,
                         help="refuse images with more pixels than this (decompression bombs); default: Pillow's limit")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
-import os
 import signal
 import sys
 import threading
@@ -12,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["chunked", "current_job", "default_workers", "parallel_map"]
+__all__ = ["chunked", "current_job", "parallel_map"]
 
 _JOB: Any = None
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -128,6 +127,3 @@ def _signals_as_flags() -> Iterator[list[int]]:
     if stop:
         raise KeyboardInterrupt
 
-
-def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -14,6 +14,8 @@ from pathlib import Path
 import yaml
 from transformers import HfArgumentParser
 
+from .._system import available_cpus
+
 
 @dataclass
 class DataArguments:
@@ -34,7 +36,9 @@ class DataArguments:
     drop_labels_outside_crop: bool = field(
         default=False, metadata={"help": "COCO-AB: drop a class label when its click leaves the crop (the published loader's quirk)."})
     max_train_samples: int | None = field(default=None, metadata={"help": "Train on a seeded random subset of N rows."})
-    dataloader_num_workers: int = field(default=0)
+    dataloader_num_workers: int = field(
+        default_factory=lambda: min(8, available_cpus()),
+        metadata={"help": "Loader processes per training process; default: min(8, the CPU cores available)."})
 
 
 @dataclass
@@ -76,8 +80,14 @@ class TrainingArguments:
     checkpoints_total_limit: int | None = field(
         default=None, metadata={"help": "Keep at most this many checkpoints (the oldest complete ones go first)."})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations in backward: less memory."})
+    torch_compile: bool = field(default=False, metadata={"help": "Compile the model with torch.compile."})
+    torch_compile_backend: str = field(default="inductor", metadata={"help": "torch.compile backend (with --torch_compile)."})
+    torch_compile_mode: str | None = field(
+        default=None, metadata={"help": "torch.compile mode, e.g. max-autotune (with --torch_compile)."})
     resume_from_checkpoint: str | None = field(default=None, metadata={"help": "A checkpoint folder, or 'latest' in output_dir."})
-    logging_steps: int = field(default=10)
+    logging_steps: int = field(
+        default=10, metadata={"help": "Log the loss every N steps; with several processes, SIGTERM/SIGINT stop the run "
+                                      "at the next such step (all ranks at the same one)."})
     eval_epochs: int = field(default=0, metadata={"help": "Also evaluate every N epochs; 0: only at the end."})
     report_to: str = field(default="tensorboard", metadata={"help": "tensorboard, trackio, all or none (comma-separated)."})
     push_to_hub: bool = field(default=False)

@@ -8,7 +8,7 @@ from typing import Any
 import datasets
 import pyarrow.compute as pc
 from accelerate import Accelerator
-from datasets import load_dataset
+from datasets import load_dataset, load_dataset_builder
 from datasets.distributed import split_dataset_by_node
 from torch.utils.data import DataLoader
 
@@ -16,6 +16,7 @@ from ..data import LuabBatchTransform, collate_byproducts
 from ..schema import TaskSchema, detect_task
 from ..transforms import PointTransform
 from .args import DataArguments, ModelArguments, SetupError, TrainingArguments
+from .stopping import ignore_stop_signals
 
 #: The split ``--train_val_split`` holds out of train; it keeps the byproducts, so point error
 #: and attention alignment can be measured on it.
@@ -37,8 +38,8 @@ def load_data(data_args: DataArguments, targets: list[str]) -> RunData:
     eval_names = [n.strip() for n in data_args.eval_splits.split(",") if n.strip() and n.strip() != HOLDOUT]
     try:
         loaded = load_dataset(data_args.dataset_name, data_args.dataset_config, streaming=data_args.streaming)
-        eval_source = loaded if not data_args.streaming else (
-            load_dataset(data_args.dataset_name, data_args.dataset_config) if eval_names else {})
+        eval_source = loaded if not data_args.streaming else {
+            name: load_split(data_args.dataset_name, data_args.dataset_config, name) for name in eval_names if name in loaded}
     except (FileNotFoundError, ValueError, datasets.exceptions.DatasetNotFoundError) as error:
         raise SetupError(f"--dataset_name {data_args.dataset_name!r} (config {data_args.dataset_config!r}): "
                          f"cannot load it ({error})") from None
@@ -56,6 +57,15 @@ def load_data(data_args: DataArguments, targets: list[str]) -> RunData:
     if not data_args.streaming:
         check_labels(train, task, len(id2label), data_args.train_split)
     return RunData(train, {name: eval_source[name] for name in eval_names}, task, id2label)
+
+
+def load_split(name: str, config: str | None, split: str) -> Any:
+    """One split, map-style, from its own data files only: a streamed run evaluates without
+    downloading and preparing the train split it streams."""
+    files = load_dataset_builder(name, config).config.data_files or {}
+    if split not in files:
+        raise SetupError(f"unknown split {split!r}; {name} has: {', '.join(files)}")
+    return load_dataset(name, config, data_files={split: files[split]}, split=split)
 
 
 def make_loaders(data: RunData, data_args: DataArguments, model_args: ModelArguments, args: TrainingArguments,
@@ -85,8 +95,10 @@ def make_loaders(data: RunData, data_args: DataArguments, model_args: ModelArgum
         parts = train.train_test_split(test_size=data_args.train_val_split, seed=args.seed)
         train, data.evals[HOLDOUT] = parts["train"], parts["test"]
 
-    loader_kwargs = {"collate_fn": collate_byproducts, "num_workers": data_args.dataloader_num_workers,
-                     "pin_memory": accelerator.device.type == "cuda"}
+    workers = data_args.dataloader_num_workers
+    loader_kwargs = {"collate_fn": collate_byproducts, "num_workers": workers,
+                     "pin_memory": accelerator.device.type == "cuda",
+                     "worker_init_fn": ignore_stop_signals if workers else None}
     if data_args.streaming:
         stream = split_dataset_by_node(train, accelerator.process_index, accelerator.num_processes)
         stream = stream.shuffle(seed=args.seed, buffer_size=1000)

@@ -22,7 +22,13 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, send_to_device, set_seed
+from accelerate.utils import (
+    DataLoaderConfiguration,
+    ProjectConfiguration,
+    TorchDynamoPlugin,
+    send_to_device,
+    set_seed,
+)
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
@@ -47,6 +53,7 @@ from .data import load_data, make_loaders
 from .evaluation import evaluate
 from .modeling import build_model, byproduct_targets, resolve_image_size
 from .outputs import CheckpointPusher, save_outputs
+from .stopping import StopRequest, TrainingStopped, stop_requests
 
 RUN_ARGS = "training_args.json"
 
@@ -90,8 +97,17 @@ def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 
 def report_processes(accelerator: Accelerator) -> None:
     """Say how many processes really run. ``accelerate launch --cpu --num_processes N`` without MPI
-    starts one process, leaving only the launcher's rendezvous variables behind: then say so."""
-    accelerator.print(f"training on {accelerator.num_processes} process(es), device {accelerator.device}")
+    starts one process, leaving only the launcher's rendezvous variables behind: then say so.
+    Several processes that each came up alone (FSDP asked for on a machine without accelerators)
+    would train side by side into one folder: refused."""
+    launched = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if launched > accelerator.num_processes:
+        raise SetupError(f"the launcher started {launched} processes but accelerate joined none of them into one run "
+                         f"(distributed type {accelerator.distributed_type.value} on {accelerator.device}); FSDP and "
+                         "DeepSpeed need accelerators: on CPUs launch with ACCELERATE_USE_CPU=true accelerate launch "
+                         "--multi_gpu --num_processes N ...")
+    accelerator.print(f"training on {accelerator.num_processes} process(es), device {accelerator.device}, "
+                      f"{accelerator.distributed_type.value}")
     asked_for_more = "MASTER_ADDR" in os.environ and "RANK" not in os.environ and "LOCAL_RANK" not in os.environ
     if accelerator.num_processes == 1 and asked_for_more:
         accelerator.print("warning: the launcher was asked for several processes but started one (accelerate's CPU "
@@ -107,6 +123,9 @@ def make_accelerator(args: TrainingArguments) -> Accelerator:
         log_with=_trackers(args.report_to),
         project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+        # without --torch_compile, accelerate's own setting (`accelerate launch --dynamo_backend`) holds
+        dynamo_plugin=TorchDynamoPlugin(backend=args.torch_compile_backend, mode=args.torch_compile_mode)
+        if args.torch_compile else None,
     )
 
 
@@ -122,7 +141,14 @@ def evaluate_all(model, loaders: dict, accelerator: Accelerator, multi_label: bo
 
 def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingArguments,
           argv: list[str]) -> dict[str, float]:
-    """The whole run; returns the final evaluation results."""
+    """The whole run; returns the final evaluation results. SIGTERM and SIGINT stop it between
+    steps (raising :class:`TrainingStopped`), after a checkpoint when checkpointing is on."""
+    with stop_requests() as stop:
+        return _train(data_args, model_args, args, argv, stop)
+
+
+def _train(data_args: DataArguments, model_args: ModelArguments, args: TrainingArguments,
+           argv: list[str], stop: StopRequest) -> dict[str, float]:
     targets = byproduct_targets(model_args)
     if data_args.streaming and args.max_train_steps is None:
         raise SetupError("--streaming needs --max_train_steps (a stream has no length to count epochs by)")
@@ -198,7 +224,7 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
         accelerator.print(f"resumed from {checkpoint} at step {completed}")
 
     progress = tqdm(total=max_steps, initial=completed, disable=not accelerator.is_local_main_process, desc="train")
-    running = torch.zeros(4, device=accelerator.device)  # loss, classification, byproduct, attention
+    running = torch.zeros(5, device=accelerator.device)  # loss, classification, byproduct, attention; stop
     running_steps, window_start = 0, time.perf_counter()
     samples_per_step = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
     results: dict[str, float] = {}
@@ -226,6 +252,7 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
     pixel_mean, pixel_std = (torch.tensor(v, device=accelerator.device)
                              for v in (train_batches.transform.mean, train_batches.transform.std))
     model.train()
+    stop.listen()
     epoch = start_epoch
     # a checkpoint of the last step leaves nothing to train: only the final evaluation and outputs
     passes = [] if completed >= max_steps else itertools.count(start_epoch) if epochs is None else range(start_epoch, epochs)
@@ -251,14 +278,19 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
                 scheduler.step()
                 optimizer.zero_grad()
             attention = out.attention_loss if out.attention_loss is not None else torch.zeros_like(out.loss)
-            running += torch.stack([out.loss, out.classification_loss, out.byproduct_loss, attention]).detach().float()
+            running[:4] += torch.stack([out.loss, out.classification_loss, out.byproduct_loss, attention]).detach().float()
             running_steps += 1
             if not accelerator.sync_gradients:
                 continue
             completed += 1
             progress.update(1)
+            # one process stops at once; several agree at the next logging step, through the
+            # reduce that step does anyway (any rank's request stops them all there)
+            halt = bool(stop) and accelerator.num_processes == 1
             if completed % args.logging_steps == 0 or completed == max_steps:
+                running[4] = running_steps if stop else 0.0
                 mean = accelerator.reduce(running / running_steps, "mean").tolist()
+                halt = mean[4] > 0
                 if not all(math.isfinite(value) for value in mean):  # every rank sees the same mean
                     raise TrainingDiverged(
                         f"the loss became non-finite between steps {completed - running_steps + 1} and {completed} "
@@ -274,9 +306,14 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
                 progress.set_postfix(loss=f"{mean[0]:.4f}")
                 running.zero_()
                 running_steps, window_start = 0, time.perf_counter()
-            if every and completed % every == 0:
+            saved = bool(every) and completed % every == 0
+            if saved:
                 save_checkpoint(accelerator, output_dir, completed, epoch, signature, args.checkpoints_total_limit)
                 push_checkpoint(completed)
+            if halt and completed < max_steps:
+                if args.checkpointing_steps and not saved:  # so the run can go on from this step
+                    save_checkpoint(accelerator, output_dir, completed, epoch, signature, args.checkpoints_total_limit)
+                _stop_run(accelerator, stop, completed, output_dir)
             if completed >= max_steps:
                 break
         if args.checkpointing_steps == "epoch":
@@ -300,6 +337,17 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
     return results
 
 
+def _stop_run(accelerator: Accelerator, stop: StopRequest, step: int, output_dir: Path) -> None:
+    """End a run that was asked to stop: trackers closed, no final model, a message saying how to
+    go on. Raises :class:`TrainingStopped`."""
+    accelerator.end_training()
+    found = (output_dir / "checkpoints" / f"step_{step:08d}").is_dir()
+    then = (f"a checkpoint of step {step} is in {output_dir}/checkpoints: continue with --resume_from_checkpoint latest"
+            if found else "no checkpoint of this step (pass --checkpointing_steps to have one)")
+    raise TrainingStopped(f"stopped by {stop.name} after step {step}; no final model was written; {then}",
+                          stop.signum or 2)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     data_args, model_args, args = parse_args(argv)
@@ -314,6 +362,12 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except TrainingStopped as error:
+        print(f"stopped: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:  # before training began
+        print("stopped: interrupted before training began", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -74,17 +74,27 @@ class CheckpointPusher:
             self._thread.join()
 
 
+def save_weights(accelerator: Accelerator, model: torch.nn.Module, folder: Path) -> None:
+    """The full weights in ``folder``, ``from_pretrained``-able. Called on every rank: under FSDP or
+    ZeRO-3 each holds a shard, and gathering them (accelerate's ``get_state_dict``) is collective;
+    the main process writes."""
+    # --torch_compile wraps the model once more; its weights are saved under their own names
+    state_dict = {name.removeprefix("_orig_mod."): value for name, value in accelerator.get_state_dict(model).items()}
+    if accelerator.is_main_process:
+        accelerator.unwrap_model(model, keep_torch_compile=False).save_pretrained(
+            folder, state_dict=state_dict, safe_serialization=True)
+
+
 def save_outputs(accelerator: Accelerator, model: torch.nn.Module, data_args: DataArguments, model_args: ModelArguments,
                  args: TrainingArguments, targets: list[str], results: dict[str, float], completed: int, epochs: int,
                  samples_per_step: int, argv: list[str], folder: Path | None = None, push: bool = True) -> None:
     """``from_pretrained``-able weights, the image processor, ``all_results.json`` and a model card
     in ``folder`` (default ``output_dir``); then the push, when asked. Every rank takes part in
     gathering the weights (sharded under FSDP or ZeRO-3), the main process writes them."""
-    state_dict = accelerator.get_state_dict(model)
+    output_dir = Path(folder or args.output_dir)
+    save_weights(accelerator, model, output_dir)
     if not accelerator.is_main_process:
         return
-    output_dir = Path(folder or args.output_dir)
-    accelerator.unwrap_model(model).save_pretrained(output_dir, state_dict=state_dict, safe_serialization=True)
     make_image_processor(size=data_args.image_size).save_pretrained(output_dir)
     all_results = {**results, "train/steps": completed, "train/epochs": epochs}
     (output_dir / "all_results.json").write_text(json.dumps(all_results, indent=2))
