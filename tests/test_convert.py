@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import random
 import shutil
 import tarfile
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 import torch
 from datasets import load_dataset
 
-from luab_hf.convert import coco_ab, imagenet_ab
+from luab_hf.convert import coco_ab, imagenet_ab, synthetic
 from luab_hf.labels import COCO_CATEGORY_NAMES_91
 
 
@@ -24,18 +26,65 @@ def _imagenet(release: Path, out: Path, *extra: str) -> int:
     return imagenet_ab.main(["--xml", str(release), "--output", str(out), "--label-set", "present", *extra])
 
 
-def test_imagenet_tarball_and_folder_give_identical_parquet(imagenet_release, tmp_path):
+def _reference_order(image_ids: list[str], seed: int) -> list[str]:
+    """The documented row order, computed here on its own: ascending 64-bit BLAKE2b of seed and id."""
+    def key(image_id: str) -> int:
+        return int.from_bytes(hashlib.blake2b(f"{seed}\0{image_id}".encode(), digest_size=8).digest(), "big")
+    return sorted(image_ids, key=key)
+
+
+def test_tarball_and_folder_give_the_same_shards_in_a_seeded_class_mixed_order(imagenet_release, tmp_path):
+    """Tar members in shuffled order, a folder in sorted order, 2 workers or 1: the same shards,
+    rows in the documented seeded order (which mixes classes); another seed, another order."""
+    members = sorted((imagenet_release / "train_xml").rglob("*.xml"))
+    random.Random(3).shuffle(members)
     tarball = tmp_path / "imagenet_ab_v1_0.tar.gz"
     with tarfile.open(tarball, "w:gz") as tar:
-        for path in sorted((imagenet_release / "train_xml").rglob("*.xml")):
+        for path in members:
             tar.add(path, arcname=str(path.relative_to(imagenet_release)))
-    assert _imagenet(tarball, tmp_path / "from_tar", "--num-workers", "2") == 0
-    assert _imagenet(imagenet_release / "train_xml", tmp_path / "from_dir", "--num-workers", "1") == 0
+    assert _imagenet(tarball, tmp_path / "from_tar", "--num-workers", "2", "--shard-size", "7") == 0
+    assert _imagenet(imagenet_release / "train_xml", tmp_path / "from_dir", "--num-workers", "1", "--shard-size", "7") == 0
     from_tar, from_dir = _tables(tmp_path / "from_tar", "byproducts"), _tables(tmp_path / "from_dir", "byproducts")
-    assert list(from_tar) == ["train-00000-of-00001.parquet"] and list(from_tar) == list(from_dir)
+    assert list(from_tar) == [f"train-{i:05d}-of-00004.parquet" for i in range(4)] and list(from_tar) == list(from_dir)
     for name in from_tar:
-        assert from_tar[name].equals(from_dir[name])
-    assert from_tar["train-00000-of-00001.parquet"].num_rows == 24
+        assert from_tar[name].equals(from_dir[name]) and from_tar[name].num_rows <= 7
+    ids = [i for table in from_tar.values() for i in table.column("image_id").to_pylist()]
+    assert len(ids) == 24 and ids == _reference_order(ids, seed=0)
+    assert len({i.split("_")[0] for i in ids[:6]}) > 1  # not class by class
+
+    assert _imagenet(imagenet_release / "train_xml", tmp_path / "seed1", "--seed", "1") == 0
+    reseeded = [i for t in _tables(tmp_path / "seed1", "byproducts").values() for i in t.column("image_id").to_pylist()]
+    assert sorted(reseeded) == sorted(ids) and reseeded == _reference_order(ids, seed=1) and reseeded != ids
+
+
+def test_streamed_batches_hold_as_many_classes_as_a_global_shuffle(tmp_path):
+    """A streaming shuffle buffer small next to the dataset (1,000 rows of 1.28M in a real run,
+    32 of 500 here): its batches hold as many distinct classes as batches of a global shuffle,
+    within 10%. Rows stored class by class, as the release lists them, hold far fewer."""
+    raw = synthetic.write_imagenet_ab(tmp_path / "raw", classes=20, images_per_class=25, seed=4)
+    out = tmp_path / "out"
+    assert _imagenet(raw / "train_xml", out) == 0
+    stream = load_dataset(str(out), "byproducts", split="train", streaming=True).shuffle(seed=0, buffer_size=32)
+    streamed = [row["wnid"] for row in stream]
+    assert len(streamed) == 500
+
+    def distinct_per_batch(labels: list[str], size: int = 16) -> float:
+        batches = [labels[i:i + size] for i in range(0, len(labels) - size + 1, size)]
+        return sum(len(set(b)) for b in batches) / len(batches)
+
+    rng = random.Random(0)
+    shuffled = [distinct_per_batch(rng.sample(streamed, len(streamed))) for _ in range(20)]
+    globally = sum(shuffled) / len(shuffled)
+    assert distinct_per_batch(streamed) >= 0.9 * globally
+
+    by_class = sorted(streamed)  # the input order, through the same kind of buffer
+    buffered, buffer = [], []
+    for label in by_class:
+        buffer.append(label)
+        if len(buffer) == 32:
+            buffered.append(buffer.pop(rng.randrange(32)))
+    buffered += rng.sample(buffer, len(buffer))
+    assert distinct_per_batch(buffered) < 0.7 * globally
 
 
 def test_imagenet_with_images_and_eval_splits_loads(imagenet_release, tmp_path):
@@ -71,6 +120,14 @@ def test_imagenet_with_images_and_eval_splits_loads(imagenet_release, tmp_path):
     card = (out / "README.md").read_text()
     assert "config_name: default" in card and "config_name: byproducts" in card and "apache-2.0" in card
     assert "No record was skipped" in card and "Input records: 36" in card
+
+    # images stored as they are (JPEG does not compress), every other column zstd
+    for shard in (out / "data" / "default").glob("train-*.parquet"):
+        meta = pq.ParquetFile(shard).metadata
+        codecs = {meta.row_group(0).column(i).path_in_schema: meta.row_group(0).column(i).compression
+                  for i in range(meta.num_columns)}
+        assert codecs.pop("image.bytes") == "UNCOMPRESSED" and codecs.pop("image.path") == "UNCOMPRESSED"
+        assert set(codecs.values()) == {"ZSTD"}, shard
 
 
 def test_imagenet_label_set_is_imagenet_1k_by_default(imagenet_release, tmp_path):
@@ -258,3 +315,18 @@ def test_two_conversions_into_one_output_cannot_both_succeed(imagenet_release, t
     errors = first.stderr.read().decode() + second.stderr.read().decode()
     assert codes == [0, 1] and "already exists" in errors
     assert (output / "README.md").is_file() and not list(tmp_path.glob(".out.*"))
+
+
+def test_row_groups_are_sized_by_bytes(tmp_path, monkeypatch):
+    """Row groups stay under the byte budget (100 MB for real; 40 KB here, on 3 KB images)."""
+    from luab_hf.convert import shards
+
+    monkeypatch.setattr(shards, "MAX_ROW_GROUP_BYTES", 40_000)
+    raw = synthetic.write_imagenet_ab(tmp_path / "raw", classes=2, images_per_class=30, seed=5)
+    out = tmp_path / "out"
+    assert _imagenet(raw, out, "--images", str(raw), "--num-workers", "1") == 0
+    (shard,) = (out / "data" / "default").glob("train-*.parquet")
+    meta = pq.ParquetFile(shard).metadata
+    images = [meta.row_group(g).column(0).total_uncompressed_size for g in range(meta.num_row_groups)]
+    sizes = [meta.row_group(g).total_byte_size for g in range(meta.num_row_groups)]
+    assert meta.num_rows == 60 and meta.num_row_groups > 1 and all(s <= 40_000 * 1.2 for s in sizes), (sizes, images)

@@ -207,3 +207,61 @@ def test_ctrl_c_and_sigterm_stop_a_two_worker_conversion_cleanly_every_time(tmp_
         assert not output.exists()
         interrupted += 1
     assert interrupted >= 10
+
+
+def _big_result(index: int) -> bytes:
+    return bytes(4 << 20)  # 4 MiB per chunk, as a chunk with joined images may be
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def test_the_pool_keeps_memory_flat_behind_a_slow_writer():
+    """Workers far faster than the writer: the pool reads no more than its in-flight bound ahead,
+    so the parent's memory stays flat (unbounded, 150 chunks of 4 MiB would pile up: 600 MiB)."""
+    from luab_hf.convert.pool import IN_FLIGHT_PER_WORKER, parallel_map
+
+    pulled = []
+
+    def inputs():
+        for index in range(150):
+            pulled.append(index)
+            yield index
+
+    ahead, start, peak = [], _rss_mib(), 0.0
+    for taken, result in enumerate(parallel_map(_big_result, inputs(), 2, None), start=1):
+        assert len(result) == 4 << 20
+        time.sleep(0.01)  # the slow writer
+        ahead.append(len(pulled) - taken)
+        peak = max(peak, _rss_mib())
+    assert max(ahead) <= IN_FLIGHT_PER_WORKER * 2 + 1
+    assert peak - start < 100, (start, peak)
+
+
+def test_a_worker_killed_mid_run_stops_the_conversion_with_a_clear_message(tmp_path):
+    """SIGKILL to one worker (as the OOM killer does): the pool would wait forever for its chunk;
+    instead the conversion stops, says so, and leaves no output."""
+    raw = synthetic.write_imagenet_ab(tmp_path / "raw", classes=4, images_per_class=150, seed=6)
+    out = tmp_path / "out"
+    code = ("import sys\nfrom luab_hf.convert import imagenet_ab\nfrom luab_hf.convert import imagenet_ab as m\n"
+            "import time\n_chunk = m._convert_xml_chunk\n"
+            "def slow(chunk):\n    time.sleep(0.3)\n    return _chunk(chunk)\n"
+            "m._convert_xml_chunk = slow\nm.CHUNK = 8\n"
+            f"sys.exit(imagenet_ab.main(['--xml', {str(raw / 'train_xml')!r}, '--output', {str(out)!r}, "
+            "'--label-set', 'present', '--num-workers', '2']))\n")
+    import psutil
+
+    parent = psutil.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          cwd=Path(__file__).resolve().parent.parent)
+    deadline = time.monotonic() + 60
+    while len(parent.children()) < 2:
+        assert parent.poll() is None and time.monotonic() < deadline, parent.communicate()[1][-2000:]
+        time.sleep(0.05)
+    time.sleep(0.5)
+    parent.children()[0].kill()
+    _, stderr = parent.communicate(timeout=60)
+    assert parent.returncode == 1, stderr[-2000:]
+    assert "a worker process died (killed by signal 9)" in stderr and "Traceback" not in stderr
+    assert not out.exists() and not list(tmp_path.glob(".out*"))

@@ -42,6 +42,10 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
     parser.add_argument("--num-workers", type=positive_int, default=available_cpus(), help="parser processes")
     parser.add_argument("--shard-size", type=positive_int, default=100_000, help="rows per Parquet shard at most")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="row order: rows are written sorted by a hash of this seed and their image id, so any "
+                             "stretch of rows mixes classes like a global shuffle (the same for tarball and folder "
+                             "input)")
     parser.add_argument("--max-image-pixels", type=positive_int, default=DEFAULT_MAX_IMAGE_PIXELS,
                         help="refuse images with more pixels than this (decompression bombs); default: Pillow's limit")
     parser.add_argument("--max-record-bytes", type=positive_int, default=DEFAULT_MAX_RECORD_BYTES,

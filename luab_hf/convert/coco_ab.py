@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,9 +32,9 @@ from ..schema import coco_ab_features
 from .cli import add_output_arguments, parse_named_paths, run_cli
 from .images import list_images, read_image
 from .output import finish, push, staged_output
-from .pool import chunked, current_job, parallel_map
-from .records import ChunkResult, ConversionError, SkipLog, write_chunks
-from .shards import SplitWriters, worker_schema
+from .pool import chunked, current_job
+from .records import ConversionError, SkipLog
+from .shards import ChunkResult, worker_schema, write_split
 
 CHUNK = 256
 
@@ -93,7 +92,7 @@ def _join(row: dict, source: str) -> None:
     row["_source"] = source
 
 
-def _convert_record_chunk(chunk: list[tuple[str, Any]]) -> tuple[pa.Table, list[tuple[str, str]], list[str]]:
+def _convert_record_chunk(chunk: list[tuple[str, Any]]) -> ChunkResult:
     job: _Job = current_job()
     rows, errors = [], []
     for source, record in chunk:
@@ -104,10 +103,18 @@ def _convert_record_chunk(chunk: list[tuple[str, Any]]) -> tuple[pa.Table, list[
             errors.append((error.source, error.reason))
             continue
         rows.append(row)
-    return pa.Table.from_pylist(rows, schema=job.schema), errors, [source for source, _ in chunk]
+    table = pa.Table.from_pylist(rows, schema=job.schema)
+    return table, errors, [source for source, _ in chunk], {"icons_outside_80": _icons_outside_80(table)}
 
 
-def _convert_eval_chunk(chunk: list[int]) -> tuple[pa.Table, list[tuple[str, str]], list[str]]:
+def _icons_outside_80(table: pa.Table) -> int:
+    """Icon actions whose category is one of COCO's 91 names outside the 80 classes: kept in
+    ``actions``, never a point target."""
+    categories = pc.list_flatten(table.column("actions")).combine_chunks().field("category")
+    return len(categories) - pc.sum(pc.is_in(categories, value_set=_CLASSES_80)).as_py() if len(categories) else 0
+
+
+def _convert_eval_chunk(chunk: list[int]) -> ChunkResult:
     job: _Job = current_job()
     rows, errors = [], []
     for image_id in chunk:
@@ -118,23 +125,13 @@ def _convert_eval_chunk(chunk: list[int]) -> tuple[pa.Table, list[tuple[str, str
             errors.append((error.source, error.reason))
             continue
         rows.append(row)
-    return pa.Table.from_pylist(rows, schema=job.schema), errors, [str(i) for i in chunk]
+    return pa.Table.from_pylist(rows, schema=job.schema), errors, [str(i) for i in chunk], {}
 
 
 # --------------------------------------------------------------------------- main side
 
 
 _CLASSES_80 = pa.array(COCO_CLASSES)
-
-
-def _count_icons_outside_80(results: Iterator[ChunkResult], total: list[int]) -> Iterator[ChunkResult]:
-    """Pass chunks through, adding to ``total[0]`` the icon actions whose category is one of
-    COCO's 91 names outside the 80 classes: kept in ``actions``, never a point target."""
-    for result in results:
-        categories = pc.list_flatten(result[0].column("actions")).combine_chunks().field("category")
-        total[0] += len(categories) - pc.sum(pc.is_in(categories, value_set=_CLASSES_80)).as_py() \
-            if len(categories) else 0
-        yield result
 
 
 def _instances(path: Path) -> Instances:
@@ -167,7 +164,6 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
     workers = max(1, args.num_workers)
     schema = worker_schema(configs)
     notes = []
-    outside_80 = [0]
 
     inputs = [("--json", args.json), ("--images", args.images), ("--instances", args.instances),
               *((f"--eval-split {n}", f) for n, f in eval_splits.items()),
@@ -175,16 +171,16 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
     with staged_output(args.output, args.overwrite, inputs) as staging:
         job = _Job(args.points, instances, args.images, schema, args.max_image_pixels)
         seen: set[int] = set()
-        writers = SplitWriters(staging, "train", configs, args.shard_size)
+        order = {"shard_size": args.shard_size, "seed": args.seed, "workers": workers, "skips": skips}
         with tqdm(desc="COCO-AB train", unit=" rec", mininterval=1.0) as bar:
             try:
                 chunks = chunked(iter_coco_ab_json(args.json, args.max_record_bytes), CHUNK)
-                results = _count_icons_outside_80(parallel_map(_convert_record_chunk, chunks, workers, job),
-                                                  outside_80)
-                records = write_chunks(results, writers, skips, seen, bar)
+                train = write_split(_convert_record_chunk, chunks, job, staging=staging, split="train", configs=configs,
+                                    seen=seen, bar=bar, **order)
             except ByproductError as error:
                 raise ConversionError(str(error)) from None
-        for config, count in writers.close().items():
+        records = train.records
+        for config, count in train.rows.items():
             rows[config]["train"] = count
         if with_image:
             ids = {_file_name(i, instances) for i in seen}
@@ -196,12 +192,13 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
         for split, folder in eval_splits.items():
             split_instances = _instances(eval_instances[split])
             split_job = _Job(args.points, split_instances, folder, schema, args.max_image_pixels)
-            split_writers = SplitWriters(staging, split, {"default": configs["default"]}, args.shard_size)
             image_ids = sorted(split_instances.file_names)
             with tqdm(total=len(image_ids), desc=f"COCO-AB {split}", unit=" img", mininterval=1.0) as bar:
-                results = parallel_map(_convert_eval_chunk, chunked(image_ids, CHUNK), workers, split_job)
-                records += write_chunks(results, split_writers, skips, set(), bar)
-            rows["default"][split] = split_writers.close()["default"]
+                written = write_split(_convert_eval_chunk, chunked(image_ids, CHUNK), split_job, staging=staging,
+                                      split=split, configs={"default": configs["default"]}, seen=set(), bar=bar,
+                                      **order)
+            records += written.records
+            rows["default"][split] = written.rows["default"]
 
         summary = DatasetSummary(
             name="COCO-AB",
@@ -230,7 +227,7 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
                 "Every time is int64 milliseconds since the image was shown (`timeAt`).",
                 "Click and icon coordinates must lie in [0, 1]; mouse-trace points are finite but may "
                 "leave [0, 1] (the pointer left the image). Unknown record keys are kept in `raw`.",
-                f"icons outside the 80 classes: {outside_80[0]}",
+                f"icons outside the 80 classes: {train.counters.get('icons_outside_80', 0)}",
                 *notes,
             ],
         )

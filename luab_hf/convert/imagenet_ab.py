@@ -30,13 +30,14 @@ from ..schema import imagenet_ab_features
 from .cli import add_output_arguments, parse_named_paths, run_cli
 from .images import find_image, list_images, read_image
 from .output import finish, push, staged_output
-from .pool import chunked, current_job, parallel_map
-from .records import ConversionError, SkipLog, write_chunks
-from .shards import SplitWriters, worker_schema
+from .pool import chunked, current_job
+from .records import ConversionError, SkipLog
+from .shards import ChunkResult, worker_schema, write_split
 
 LABEL_SETS = ("imagenet-1k", "present")
 WNID = re.compile(r"n\d{8}")
-CHUNK = 256
+#: Input records per worker task: XML files alone are small, joined images are not.
+CHUNK, IMAGE_CHUNK = 2048, 256
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,7 +74,7 @@ def _label(wnid: str, source: str) -> int:
     return label
 
 
-def _convert_xml_chunk(chunk: list[tuple[str, bytes | Path]]) -> tuple[pa.Table, list[tuple[str, str]], list[str]]:
+def _convert_xml_chunk(chunk: list[tuple[str, bytes | Path]]) -> ChunkResult:
     """Parse XML files (and read their images) into one Arrow table, plus the bad ones."""
     job: _Job = current_job()
     rows, errors = [], []
@@ -97,10 +98,10 @@ def _convert_xml_chunk(chunk: list[tuple[str, bytes | Path]]) -> tuple[pa.Table,
             errors.append((error.source, error.reason))
             continue
         rows.append(row)
-    return pa.Table.from_pylist(rows, schema=job.schema), errors, names
+    return pa.Table.from_pylist(rows, schema=job.schema), errors, names, {}
 
 
-def _convert_image_chunk(chunk: list[tuple[str, Path]]) -> tuple[pa.Table, list[tuple[str, str]], list[str]]:
+def _convert_image_chunk(chunk: list[tuple[str, Path]]) -> ChunkResult:
     """Image-only rows for an evaluation split: byproduct columns stay null."""
     rows, errors = [], []
     for wnid, path in chunk:
@@ -110,7 +111,7 @@ def _convert_image_chunk(chunk: list[tuple[str, Path]]) -> tuple[pa.Table, list[
                          "wnid": wnid, "width": width, "height": height, "_source": str(path)})
         except ByproductError as error:
             errors.append((error.source, error.reason))
-    return pa.Table.from_pylist(rows, schema=current_job().schema), errors, [str(p) for _, p in chunk]
+    return pa.Table.from_pylist(rows, schema=current_job().schema), errors, [str(p) for _, p in chunk], {}
 
 
 # --------------------------------------------------------------------------- main side
@@ -174,14 +175,16 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
             configs["default"] = imagenet_ab_features(class_names, with_image=True)
         job = _Job(label_of, images, worker_schema(configs), args.max_image_pixels)
         seen: set[str] = set()
-        writers = SplitWriters(staging, "train", configs, args.shard_size)
+        order = {"shard_size": args.shard_size, "seed": args.seed, "workers": workers, "skips": skips}
         with tqdm(desc="ImageNet-AB train", unit=" xml", mininterval=1.0) as bar:
             try:
-                chunks = chunked(iter_imagenet_ab_sources(args.xml, args.max_record_bytes), CHUNK)
-                results = parallel_map(_convert_xml_chunk, chunks, workers, job)
-                records = write_chunks(results, writers, skips, seen, bar)
+                chunks = chunked(iter_imagenet_ab_sources(args.xml, args.max_record_bytes),
+                                 CHUNK if images is None else IMAGE_CHUNK)
+                train = write_split(_convert_xml_chunk, chunks, job, staging=staging, split="train", configs=configs,
+                                    seen=seen, bar=bar, **order)
             except ByproductError as error:
                 raise ConversionError(str(error)) from None
+        records = train.records
         if images is not None:
             named = {Path(source).stem for source, _ in skips.entries} | seen
             for folder in _class_folders(images):
@@ -189,16 +192,16 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
                     if path.stem not in named:
                         records += 1
                         skips.add(str(path), "image without XML: the release has no byproducts for it")
-        for split, count in writers.close().items():
-            rows[split]["train"] = count
+        for config, count in train.rows.items():
+            rows[config]["train"] = count
 
         for split, folder in eval_splits.items():
             files = [(f.name, p) for f in _class_folders(folder) for p in list_images(f)]
-            split_writers = SplitWriters(staging, split, {"default": configs["default"]}, args.shard_size)
             with tqdm(total=len(files), desc=f"ImageNet-AB {split}", unit=" img", mininterval=1.0) as bar:
-                results = parallel_map(_convert_image_chunk, chunked(files, CHUNK), workers, job)
-                records += write_chunks(results, split_writers, skips, set(), bar)
-            rows["default"][split] = split_writers.close()["default"]
+                written = write_split(_convert_image_chunk, chunked(files, IMAGE_CHUNK), job, staging=staging,
+                                      split=split, configs={"default": configs["default"]}, seen=set(), bar=bar, **order)
+            records += written.records
+            rows["default"][split] = written.rows["default"]
 
         summary = DatasetSummary(
             name="ImageNet-AB",
@@ -222,7 +225,9 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
                 "are kept as JSON in `raw` columns.",
                 "Mouse-trace points are finite but may leave [0, 1] (the pointer left the image); "
                 "click coordinates must lie in [0, 1].",
-                "Rows follow the input order (a folder is read in sorted path order).",
+                f"Rows are in a seeded order (`--seed {args.seed}`): sorted by a hash of the seed and the image id, "
+                "so any stretch of rows mixes classes as a global shuffle would, whatever the input order "
+                "(a tarball and a folder give the same shards).",
                 "`width`/`height` of joined images are as shown, after EXIF orientation (as `datasets` "
                 "decodes them).",
             ],

@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["chunked", "current_job", "parallel_map"]
+from .records import ConversionError
+
+__all__ = ["WorkerDied", "chunked", "current_job", "parallel_map"]
 
 _JOB: Any = None
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -43,23 +45,36 @@ def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
+#: Chunks handed to the pool and not yet taken back, per worker: the input is read no further
+#: ahead than this, and results wait for a slow consumer in bounded numbers.
+IN_FLIGHT_PER_WORKER = 2
+
+
 def parallel_map(func: Callable[[Any], Any], chunks: Iterable[Any], workers: int, job: Any) -> Iterator[Any]:
     """``map(func, chunks)`` in order, over ``workers`` processes (in this one when 1); ``func``
     reads the shared, read-only ``job`` through :func:`current_job`.
 
-    Order is kept, so the output is the same whatever the number of workers.
+    Order is kept, so the output is the same whatever the number of workers. At most
+    ``IN_FLIGHT_PER_WORKER * workers`` chunks are out at once, so memory stays flat however
+    slowly the caller takes the results.
     """
     if workers <= 1:
         _set_job(job)
         yield from map(func, chunks)
         return
     failures: list[BaseException] = []
+    slots = threading.Semaphore(IN_FLIGHT_PER_WORKER * workers)
+    closing = threading.Event()
 
     def guarded() -> Iterator[Any]:
         # Pool.imap reads the input in a helper thread, where an exception (a truncated input
         # file) would hang the pool; catch it there and raise it here after the good chunks.
         try:
-            yield from chunks
+            for chunk in chunks:
+                while not slots.acquire(timeout=0.1):  # a free slot, or the pool is going away
+                    if closing.is_set():
+                        return
+                yield chunk
         except Exception as error:
             failures.append(error)
 
@@ -74,18 +89,31 @@ def parallel_map(func: Callable[[Any], Any], chunks: Iterable[Any], workers: int
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         try:
-            yield from _drain(pool.imap(func, guarded(), chunksize=1), stop)
+            for item in _drain(pool.imap(func, guarded(), chunksize=1), stop, pool):
+                slots.release()
+                yield item
         except BaseException:
+            closing.set()
             _stop(pool)
             raise
+        closing.set()
         pool.terminate()
     if failures:
         raise failures[0]
 
 
-def _drain(results: Iterator[Any], stop: list[int]) -> Iterator[Any]:
+class WorkerDied(ConversionError):
+    """A worker process ended while the pool ran (killed, out of memory): its chunk is lost."""
+
+
+def _drain(results: Iterator[Any], stop: list[int], pool: Any) -> Iterator[Any]:
     """The pool's results in order. Ctrl-C / SIGTERM only set a flag while the pool runs, read here
-    between chunks: an interrupt raised inside the pool's own locking could deadlock its exit."""
+    between chunks: an interrupt raised inside the pool's own locking could deadlock its exit.
+
+    ``Pool`` replaces a worker that dies and never returns the chunk it held, so a dead worker
+    would leave this waiting forever: its workers are watched, and any change stops the run.
+    """
+    workers = {process.pid: process for process in pool._pool}
     while True:
         if stop:
             raise KeyboardInterrupt
@@ -94,6 +122,12 @@ def _drain(results: Iterator[Any], stop: list[int]) -> Iterator[Any]:
         except StopIteration:
             return
         except multiprocessing.TimeoutError:
+            dead = [process for process in workers.values() if process.exitcode is not None]
+            if dead or {process.pid for process in pool._pool} - workers.keys():
+                code = dead[0].exitcode if dead else None
+                how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+                raise WorkerDied(f"a worker process died ({how}) while converting; nothing was written "
+                                 "(out of memory? see the system log)") from None
             continue
         yield item
 

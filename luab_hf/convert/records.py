@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from pathlib import Path
 
-import pyarrow as pa
-from tqdm.auto import tqdm
-
 from ..byproducts import ByproductError
-from .shards import SplitWriters
 
 
 class ConversionError(Exception):
@@ -38,31 +33,3 @@ class SkipLog:
             with (folder / "skipped.jsonl").open("w") as handle:
                 for source, reason in self.entries:
                     handle.write(json.dumps({"source": source, "reason": reason}) + "\n")
-
-
-#: What a worker returns for one chunk: the rows, the bad records (source, reason), and the
-#: names of every input record the chunk held.
-ChunkResult = tuple[pa.Table, list[tuple[str, str]], list[str]]
-
-
-def write_chunks(results: Iterable[ChunkResult], writers: SplitWriters, skips: SkipLog,
-                 seen: set, bar: tqdm) -> int:
-    """Write each worker chunk, refusing repeated image ids.
-
-    Returns how many input records the chunks held, so rows + skipped = input records.
-    """
-    records = 0
-    for table, errors, names in results:
-        records += len(names)
-        bar.update(len(names))
-        for source, reason in errors:
-            skips.add(source, reason)
-        keep = []
-        for image_id, name in zip(table.column("image_id").to_pylist(), table.column("_source").to_pylist()):
-            repeated = image_id in seen
-            keep.append(not repeated)
-            if repeated:
-                skips.add(name, f"duplicate image_id {image_id!r}: an earlier record has the same id")
-            seen.add(image_id)
-        writers.write(table if all(keep) else table.filter(pa.array(keep)))
-    return records

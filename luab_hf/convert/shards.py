@@ -1,91 +1,65 @@
-"""Sharded Parquet output: ``data/<config>/<split>-0000i-of-0000n.parquet``, as the Hub lays it out."""
+"""Sharded Parquet output in a seeded, class-mixed row order, written by the workers themselves.
+
+A release lists its records class by class, so rows in input order would give a streaming
+shuffle buffer batches of one or two classes. Every split is therefore written in one order that
+depends only on the seed and the rows: ascending ``key(seed, image_id)``, a 64-bit hash. Any
+contiguous stretch of rows then mixes classes as a global shuffle does, and a tarball and a folder
+holding the same records give the same shards, whatever their member order, chunking or number
+of workers.
+
+It takes two passes, both in the worker pool (the main process only coordinates):
+
+1. **stage**: a worker converts a chunk of input records into an Arrow table, sorts it by key and
+   writes it as one uncompressed Arrow IPC file under ``.rows-<split>/``; it returns, per key bucket (the
+   key's top byte), how many rows the chunk holds and roughly how many bytes.
+2. **write**: from those counts the main process plans the shards (whole buckets, while they fit
+   ``--shard-size`` rows and :data:`MAX_SHARD_BYTES`; a bucket too big alone is split evenly).
+   For each shard a worker reads its buckets' slices of every staged file through a memory map,
+   merges them in key order, drops repeated image ids (the first in input order stays, as the
+   main process logged) and writes ``data/<config>/<split>-0000i-of-0000n.parquet``, row groups
+   of at most :data:`MAX_ROW_GROUP_BYTES`, images stored as they are (JPEG does not compress),
+   everything else zstd.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from datasets import Features
+from tqdm.auto import tqdm
+
+from .pool import parallel_map
+
+BUCKETS = 256
+MAX_SHARD_BYTES = 512 << 20
+MAX_ROW_GROUP_BYTES = 100 << 20
+MAX_ROW_GROUP_ROWS = 10_000
+#: What a row's non-image columns are counted as when planning shards: a deterministic estimate,
+#: so the plan does not depend on how the input was chunked.
+ROW_BYTES = 8 << 10
+
+_KEY, _POSITION, _SOURCE = "_key", "_position", "_source"
 
 
-class ShardWriter:
-    """Write one split of one config as ``data/<config>/<split>-0000i-of-0000n.parquet``.
-
-    Shards roll over at ``max_rows`` rows or ``max_bytes`` of Arrow data, so memory stays at one
-    chunk whatever the split size. The Hugging Face features travel in the Parquet schema, so
-    ``load_dataset`` restores ``ClassLabel``, ``Image`` and ``Json`` columns.
-    """
-
-    def __init__(self, root: Path, config: str, split: str, features: Features,
-                 max_rows: int = 100_000, max_bytes: int = 512 << 20) -> None:
-        self.folder = root / "data" / config
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.split, self.schema = split, features.arrow_schema
-        self.max_rows, self.max_bytes = max_rows, max_bytes
-        self.rows = 0
-        self._paths: list[Path] = []
-        self._writer: pq.ParquetWriter | None = None
-        self._shard_rows = self._shard_bytes = 0
-
-    def write(self, table: pa.Table) -> None:
-        table = table.cast(self.schema)
-        while table.num_rows:
-            if self._writer is None or self._shard_rows >= self.max_rows or self._shard_bytes >= self.max_bytes:
-                self._roll()
-            piece = table.slice(0, self.max_rows - self._shard_rows)
-            try:
-                self._writer.write_table(piece, row_group_size=1000)
-            except OSError:
-                self._discard()
-                raise
-            self.rows += piece.num_rows
-            self._shard_rows += piece.num_rows
-            self._shard_bytes += piece.nbytes
-            table = table.slice(piece.num_rows)
-
-    def _discard(self) -> None:
-        """Drop the open shard after a write error (its folder is staging, removed anyway), so
-        no later close retries the failing write."""
-        with contextlib.suppress(OSError):
-            self._close_shard()
-
-    def _close_shard(self) -> None:
-        writer, self._writer = self._writer, None
-        try:
-            writer.close()
-        finally:
-            writer.is_open = False  # a failed close would otherwise be retried, noisily, at exit
-
-    def __del__(self) -> None:
-        if getattr(self, "_writer", None) is not None:
-            self._discard()
-
-    def _roll(self) -> None:
-        if self._writer is not None:
-            self._close_shard()
-        path = self.folder / f"{self.split}-{len(self._paths):05d}.parquet"
-        self._paths.append(path)
-        self._writer = pq.ParquetWriter(path, self.schema, compression="zstd")
-        self._shard_rows = self._shard_bytes = 0
-
-    def close(self) -> int:
-        """Close the last shard, name every shard ``-of-N``, and return the rows written."""
-        if self._writer is None:
-            self._roll()  # an empty split still gets one (empty) shard, so its config loads
-        self._close_shard()
-        total = len(self._paths)
-        for index, path in enumerate(self._paths):
-            path.rename(self.folder / f"{self.split}-{index:05d}-of-{total:05d}.parquet")
-        return self.rows
+def row_key(seed: int, image_id: str) -> int:
+    """The 64-bit sort key of a row: rows are written in ascending key order."""
+    return int.from_bytes(hashlib.blake2b(f"{seed}\0{image_id}".encode(), digest_size=8).digest(), "big")
 
 
 def storage_schema(schema: pa.Schema) -> pa.Schema:
     """``schema`` with extension types (``Json``) replaced by their storage type.
 
     Arrow cannot build nested extension columns from Python objects; workers build tables in
-    storage types and :class:`ShardWriter` casts them to the real schema on write.
+    storage types and cast them to the real schema when writing a shard.
     """
 
     def storage(field: pa.Field) -> pa.Field:
@@ -103,23 +77,244 @@ def storage_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema([storage(f) for f in schema], metadata=schema.metadata)
 
 
-class SplitWriters:
-    """One split written to several configs at once, each keeping the columns it declares
-    (``byproducts`` drops the image column that ``default`` keeps)."""
-
-    def __init__(self, staging: Path, split: str, configs: dict[str, Features], shard_size: int) -> None:
-        self.writers = [ShardWriter(staging, name, split, features, shard_size) for name, features in configs.items()]
-
-    def write(self, table: pa.Table) -> None:
-        for writer in self.writers:
-            writer.write(table.select(writer.schema.names))
-
-    def close(self) -> dict[str, int]:
-        return {writer.folder.name: writer.close() for writer in self.writers}
-
-
 def worker_schema(configs: dict[str, Features]) -> pa.Schema:
     """The schema workers build chunks in: the widest config's columns in storage types, plus
     ``_source`` (the input file or record each row came from, for error messages)."""
     widest = max(configs.values(), key=len)
-    return storage_schema(widest.arrow_schema).append(pa.field("_source", pa.string()))
+    return storage_schema(widest.arrow_schema).append(pa.field(_SOURCE, pa.string()))
+
+
+#: What a converter's chunk function returns: the rows, the bad records (source, reason), the
+#: names of every input record the chunk held, and counts of its own to report (summed).
+ChunkResult = tuple[pa.Table, list[tuple[str, str]], list[str], dict[str, int]]
+
+
+@dataclass
+class SplitResult:
+    records: int  # input records the chunks held: rows + skipped
+    rows: dict[str, int]  # per config
+    counters: dict[str, int]
+
+
+@dataclass
+class StagedChunk:
+    """One chunk after the stage pass: where its sorted rows are, and what the main process needs."""
+
+    path: Path
+    image_ids: list[str]  # in input order, for the duplicate check
+    sources: list[str]
+    counts: np.ndarray  # rows per bucket
+    sizes: np.ndarray  # estimated bytes per bucket
+    errors: list[tuple[str, str]]
+    names: list[str]
+    counters: dict[str, int]
+
+
+@dataclass(frozen=True)
+class _StageTask:
+    convert: Callable[[Any], ChunkResult]
+    index: int
+    chunk: Any
+    folder: Path
+    seed: int
+
+
+def _stage(task: _StageTask) -> StagedChunk:
+    table, errors, names, counters = task.convert(task.chunk)
+    image_ids, sources = table.column("image_id").to_pylist(), table.column(_SOURCE).to_pylist()
+    keys = np.array([row_key(task.seed, i) for i in image_ids], dtype=np.uint64)
+    sizes = np.full(len(keys), ROW_BYTES, dtype=np.int64)
+    if "image" in table.column_names:
+        lengths = pc.binary_length(pc.struct_field(table.column("image"), "bytes")).fill_null(0)
+        sizes += lengths.to_numpy(zero_copy_only=False).astype(np.int64)
+    positions = np.arange(len(keys), dtype=np.int64) + (task.index << 32)
+    table = table.append_column(_KEY, pa.array(keys)).append_column(_POSITION, pa.array(positions))
+    order = np.lexsort((positions, keys))
+    table = table.take(order)
+    buckets = (keys >> np.uint64(56)).astype(np.int64)
+    path = task.folder / f"{task.index:08d}.arrow"
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return StagedChunk(path, image_ids, sources,
+                       np.bincount(buckets, minlength=BUCKETS), np.bincount(buckets, weights=sizes, minlength=BUCKETS),
+                       errors, names, counters)
+
+
+@dataclass(frozen=True)
+class _ShardTask:
+    """One output shard: ``segments`` are (bucket, first, stop) ranges of each bucket's merged rows."""
+
+    index: int
+    total: int
+    segments: list[tuple[int, int, int]]
+    files: list[Path]
+    offsets: np.ndarray  # [len(files), BUCKETS + 1]: where each bucket starts in each staged file
+    outputs: dict[str, tuple[Path, pa.Schema]]  # config -> (folder, schema)
+    split: str
+
+
+def _bucket_rows(task: _ShardTask, bucket: int) -> pa.Table:
+    """Every staged row of ``bucket``, in key order, repeated image ids dropped (first kept)."""
+    pieces = []
+    for file, offsets in zip(task.files, task.offsets):
+        count = offsets[bucket + 1] - offsets[bucket]
+        if count:
+            with pa.memory_map(str(file)) as source:
+                pieces.append(pa.ipc.open_file(source).read_all().slice(offsets[bucket], count))
+    if not pieces:
+        return None
+    table = pa.concat_tables(pieces)
+    table = table.take(pc.sort_indices(table, [(_KEY, "ascending"), ("image_id", "ascending"), (_POSITION, "ascending")]))
+    ids = table.column("image_id")
+    if len(ids) > 1:
+        repeated = pc.equal(ids.slice(1), ids.slice(0, len(ids) - 1))
+        if pc.any(repeated).as_py():
+            table = table.filter(pa.concat_arrays([pa.array([True]), pc.invert(repeated.combine_chunks())]))
+    return table
+
+
+class _ShardFile:
+    """One config's Parquet file of a shard: row groups by bytes, images stored uncompressed."""
+
+    def __init__(self, folder: Path, schema: pa.Schema, name: str) -> None:
+        compression = {field.name: "zstd" for field in schema}
+        if "image" in schema.names:
+            compression["image"] = "none"
+        self.schema = schema
+        self.writer = pq.ParquetWriter(folder / name, schema, compression=_leaf_compression(schema, compression))
+        self.pending: list[pa.Table] = []
+        self.pending_bytes = self.pending_rows = 0
+
+    def add(self, table: pa.Table) -> None:
+        self.pending.append(table.select(self.schema.names).cast(self.schema))
+        self.pending_bytes += self.pending[-1].nbytes
+        self.pending_rows += table.num_rows
+        if self.pending_bytes >= MAX_ROW_GROUP_BYTES or self.pending_rows >= MAX_ROW_GROUP_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        table = pa.concat_tables(self.pending)
+        rows_per_group = max(1, min(MAX_ROW_GROUP_ROWS, table.num_rows * MAX_ROW_GROUP_BYTES // max(table.nbytes, 1)))
+        self.writer.write_table(table, row_group_size=rows_per_group)
+        self.pending, self.pending_bytes, self.pending_rows = [], 0, 0
+
+    def close(self) -> None:
+        self.flush()
+        self.writer.close()
+
+
+def _leaf_compression(schema: pa.Schema, by_column: dict[str, str]) -> dict[str, str]:
+    """Parquet compression is set per leaf column (``image.bytes``, ``annotations.list.element...``)."""
+    result: dict[str, str] = {}
+
+    def walk(prefix: str, kind: pa.DataType, codec: str) -> None:
+        if pa.types.is_struct(kind):
+            for i in range(kind.num_fields):
+                walk(f"{prefix}.{kind.field(i).name}", kind.field(i).type, codec)
+        elif pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+            walk(f"{prefix}.list.element", kind.value_type, codec)  # Parquet's compliant nested names
+        elif isinstance(kind, pa.BaseExtensionType):
+            walk(prefix, kind.storage_type, codec)
+        else:
+            result[prefix] = codec
+
+    for field in schema:
+        walk(field.name, field.type, by_column[field.name])
+    return result
+
+
+def _write_shard(task: _ShardTask) -> int:
+    name = f"{task.split}-{task.index:05d}-of-{task.total:05d}.parquet"
+    files = {config: _ShardFile(folder, schema, name) for config, (folder, schema) in task.outputs.items()}
+    rows = 0
+    for bucket, first, stop in task.segments:
+        table = _bucket_rows(task, bucket)
+        if table is None:
+            continue
+        table = table.slice(first, stop - first)
+        rows += table.num_rows
+        for file in files.values():
+            file.add(table)
+    for file in files.values():
+        file.close()
+    return rows
+
+
+def plan_shards(counts: np.ndarray, sizes: np.ndarray, max_rows: int, max_bytes: int = MAX_SHARD_BYTES
+                ) -> list[list[tuple[int, int, int]]]:
+    """Cut the buckets (in key order) into shards of at most ``max_rows`` rows and about
+    ``max_bytes``: whole buckets while they fit, a bucket too big alone split evenly."""
+    shards: list[list[tuple[int, int, int]]] = []
+    current: list[tuple[int, int, int]] = []
+    rows = size = 0
+    for bucket in range(BUCKETS):
+        count, nbytes = int(counts[bucket]), float(sizes[bucket])
+        if count == 0:
+            continue
+        if current and (rows + count > max_rows or size + nbytes > max_bytes):
+            shards.append(current)
+            current, rows, size = [], 0, 0
+        parts = max(1, -(-count // max_rows), int(np.ceil(nbytes / max_bytes)))
+        if parts == 1:
+            current.append((bucket, 0, count))
+            rows, size = rows + count, size + nbytes
+            continue
+        bounds = [count * i // parts for i in range(parts + 1)]
+        shards.extend([[(bucket, bounds[i], bounds[i + 1])] for i in range(parts)])
+    if current or not shards:
+        shards.append(current)
+    return shards
+
+
+def write_split(convert: Callable[[Any], ChunkResult], chunks: Iterable[Any], job: Any, *, staging: Path, split: str,
+                configs: dict[str, Features], shard_size: int, seed: int, workers: int, skips: Any, seen: set,
+                bar: tqdm) -> SplitResult:
+    """Convert ``chunks`` with ``convert`` (run in the workers, reading ``job``) and write the
+    split into every config of ``configs``, in key order.
+
+    Bad records go to ``skips``; an image id already in ``seen`` (or repeated) is refused there.
+    Returns how many input records the chunks held (rows + skipped = records), the rows written
+    per config and the sum of the chunks' own counters.
+    """
+    folder = staging / f".rows-{split}"
+    folder.mkdir()
+    try:
+        tasks = (_StageTask(convert, index, chunk, folder, seed) for index, chunk in enumerate(chunks))
+        files, offsets = [], []
+        counts = np.zeros(BUCKETS, dtype=np.int64)
+        sizes = np.zeros(BUCKETS, dtype=np.float64)
+        records, counters = 0, {}
+        for staged in parallel_map(_stage, tasks, workers, job):
+            records += len(staged.names)
+            for name, value in staged.counters.items():
+                counters[name] = counters.get(name, 0) + value
+            bar.update(len(staged.names))
+            for source, reason in staged.errors:
+                skips.add(source, reason)
+            for image_id, name in zip(staged.image_ids, staged.sources):
+                if image_id in seen:
+                    skips.add(name, f"duplicate image_id {image_id!r}: an earlier record has the same id")
+                    counts[row_key(seed, image_id) >> 56] -= 1  # dropped when the shard is written
+                seen.add(image_id)
+            files.append(staged.path)
+            offsets.append(np.concatenate([[0], np.cumsum(staged.counts)]))
+            counts += staged.counts
+            sizes += staged.sizes
+        plan = plan_shards(counts, sizes, shard_size)
+        outputs = {}
+        for config, features in configs.items():
+            (staging / "data" / config).mkdir(parents=True, exist_ok=True)
+            outputs[config] = (staging / "data" / config, features.arrow_schema)
+        offset_table = np.array(offsets, dtype=np.int64).reshape(len(files), BUCKETS + 1)
+        shard_tasks = []
+        for index, segments in enumerate(plan):
+            used = sorted({bucket for bucket, _, _ in segments})
+            keep = [i for i in range(len(files)) if any(offset_table[i, b + 1] > offset_table[i, b] for b in used)]
+            shard_tasks.append(_ShardTask(index, len(plan), segments, [files[i] for i in keep], offset_table[keep],
+                                          outputs, split))
+        written = sum(parallel_map(_write_shard, shard_tasks, workers, None))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return SplitResult(records, dict.fromkeys(configs, written), counters)

@@ -83,7 +83,7 @@ def make_loaders(data: RunData, data_args: DataArguments, model_args: ModelArgum
     # decode only what the targets read: all mouse traces and hovers of a row cost more than its click
     needed = [*data.task.required_columns(targets), "image_id"]
     train = data.train.select_columns([c for c in data.train.features if c in needed])
-    if data_args.max_train_samples is not None:  # a seeded random subset: rows are stored grouped by class
+    if data_args.max_train_samples is not None:  # a seeded random subset, not the first N rows
         if data_args.streaming:
             train = train.shuffle(seed=args.seed, buffer_size=10_000).take(data_args.max_train_samples)
         else:
