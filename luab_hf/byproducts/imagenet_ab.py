@@ -7,14 +7,10 @@ anything else is kept, as JSON, in a ``raw`` column rather than dropped.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import re
-import tarfile
-import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -23,6 +19,15 @@ from lxml import etree
 from ..schema import IMAGE_SUFFIXES
 from ._errors import ByproductError
 from ._values import TracePoint, to_bool, to_float, to_int, to_time, to_trace_point, to_unit
+from .tarstream import (
+    DIRECTORY,
+    HARD_LINK,
+    REGULAR,
+    SYMBOLIC_LINK,
+    Member,
+    TarFormatError,
+    iter_members,
+)
 
 
 class Click(TypedDict):
@@ -367,39 +372,34 @@ def _iter_folder(path: Path, max_bytes: int) -> Iterator[tuple[str, Source]]:
         raise ByproductError(str(path), "no train_xml/<wnid>/*.xml files found")
 
 
-@contextmanager
-def open_tarball(path: Path) -> Iterator[tarfile.TarFile]:
-    """A release tarball as a stream of members: every gzip member of a concatenated stream, and
-    every archive of concatenated archives (their end-of-archive blocks are read past)."""
+def tarball_members(path: Path, max_bytes: int = DEFAULT_MAX_RECORD_BYTES, read: bool = True) -> Iterator[Member]:
+    """The members of a release tarball, as a stream (:mod:`.tarstream`): every gzip member of a
+    concatenated stream and every archive of concatenated archives. Only ``.xml`` members up to
+    ``max_bytes`` are read (when ``read``); the rest are skipped unread."""
     with path.open("rb") as raw:
-        gzipped = raw.read(2) == b"\x1f\x8b"
-        raw.seek(0)
-        stream = gzip.GzipFile(fileobj=raw) if gzipped else raw
-        with tarfile.open(fileobj=stream, mode="r|", ignore_zeros=True) as tar:
-            yield tar
+        yield from iter_members(raw, lambda name, kind, size: read and size <= max_bytes and name.endswith(".xml"))
 
 
 def _iter_tarball(path: Path, max_bytes: int) -> Iterator[tuple[str, Source]]:
     found = False
     try:
-        with open_tarball(path) as tar:
-            for member in tar:
-                if not member.name.endswith(".xml") or member.isdir():
-                    continue
-                name = member.name.removeprefix("./")
-                found = True
-                if member.islnk() or member.issym():
-                    yield name, ByproductError(name, f"a {'hard' if member.islnk() else 'symbolic'} link in the tarball "
-                                                     f"(to {member.linkname}): links are not followed")
-                elif not member.isfile():
-                    yield name, ByproductError(name, "not a regular file in the tarball")
-                elif member.size > max_bytes:  # never read: the stream skips its data
-                    yield name, ByproductError(name, f"member of {member.size:,} bytes is above --max-record-bytes "
-                                                     f"{max_bytes:,}")
-                else:
-                    handle = tar.extractfile(member)
-                    yield name, handle.read() if handle is not None else ByproductError(name, "unreadable member")
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
+        for member in tarball_members(path, max_bytes):
+            if not member.name.endswith(".xml") or member.type == DIRECTORY:
+                continue
+            name = member.name.removeprefix("./")
+            found = True
+            if member.type in (HARD_LINK, SYMBOLIC_LINK):
+                kind = "hard" if member.type == HARD_LINK else "symbolic"
+                yield name, ByproductError(name, f"a {kind} link in the tarball (to {member.linkname}): links are "
+                                                 "not followed")
+            elif member.type != REGULAR:
+                yield name, ByproductError(name, "not a regular file in the tarball")
+            elif member.size > max_bytes:  # never read: the stream skips its data
+                yield name, ByproductError(name, f"member of {member.size:,} bytes is above --max-record-bytes "
+                                                 f"{max_bytes:,}")
+            else:
+                yield name, member.data
+    except (TarFormatError, OSError) as error:
         raise ByproductError(str(path), f"unreadable or truncated tarball ({error})") from None
     if not found:
         raise ByproductError(str(path), "no .xml files in the tarball")

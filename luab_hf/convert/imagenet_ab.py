@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import tarfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +21,8 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from ..byproducts import ByproductError, iter_imagenet_ab_sources, parse_imagenet_ab_xml
-from ..byproducts.imagenet_ab import open_tarball
+from ..byproducts.imagenet_ab import tarball_members
+from ..byproducts.tarstream import TarFormatError
 from ..cards import DatasetSummary, command_line
 from ..labels import imagenet_classes, imagenet_name
 from ..schema import imagenet_ab_features
@@ -139,10 +138,9 @@ def _present_wnids(xml: Path) -> list[str]:
         root = xml / "train_xml" if (xml / "train_xml").is_dir() else xml
         return sorted(p.name for p in root.iterdir() if p.is_dir() and WNID.fullmatch(p.name))
     try:
-        with open_tarball(xml) as tar:
-            return sorted({Path(m.name).parent.name for m in tar
-                           if m.name.endswith(".xml") and WNID.fullmatch(Path(m.name).parent.name)})
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
+        return sorted({Path(m.name).parent.name for m in tarball_members(xml, read=False)
+                       if m.name.endswith(".xml") and WNID.fullmatch(Path(m.name).parent.name)})
+    except (TarFormatError, OSError) as error:
         raise ConversionError(f"{xml}: unreadable or truncated tarball ({error})") from None
 
 
