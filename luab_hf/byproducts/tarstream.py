@@ -57,7 +57,7 @@ class _Stream:
                 return data
             if not data:
                 if not self.inflate.eof:
-                    raise TarFormatError("the gzip stream ends early (truncated download?)")
+                    raise TarFormatError("the gzip stream ends early: a truncated download?")
                 return b""
             out = []
             try:
