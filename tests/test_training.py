@@ -497,16 +497,16 @@ def test_a_streamed_run_evaluates_from_its_own_split_files(imagenet_dataset, tmp
     never streamed whole is never prepared (here it is unreadable, and evaluation still loads)."""
     import shutil
 
-    from luab_hf.trainer.data import load_split
+    from luab_hf.trainer.data import load_splits
 
     copy = tmp_path / "data"
     shutil.copytree(imagenet_dataset, copy)
     for shard in (copy / "data" / "default").glob("train-*.parquet"):
         shard.write_bytes(b"not parquet")
-    validation = load_split(str(copy), None, "validation")
-    assert validation.num_rows == 12 and "image" in validation.features
+    splits = load_splits(str(copy), None, ["validation", "validation_shifted"])
+    assert [s.num_rows for s in splits.values()] == [12, 12] and "image" in splits["validation"].features
     with pytest.raises(train.SetupError, match="unknown split 'test'"):
-        load_split(str(copy), None, "test")
+        load_splits(str(copy), None, ["test"])
 
 
 def test_streamed_batches_follow_the_epoch_with_loader_workers(imagenet_dataset, tmp_path):

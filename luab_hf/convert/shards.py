@@ -129,8 +129,7 @@ def _stage(task: _StageTask) -> StagedChunk:
         sizes += lengths.to_numpy(zero_copy_only=False).astype(np.int64)
     positions = np.arange(len(keys), dtype=np.int64) + (task.index << 32)
     table = table.append_column(_KEY, pa.array(keys)).append_column(_POSITION, pa.array(positions))
-    order = np.lexsort((positions, keys))
-    table = table.take(order)
+    table = table.take(np.argsort(keys, kind="stable"))  # stable: equal keys stay in input order
     buckets = (keys >> np.uint64(56)).astype(np.int64)
     path = task.folder / f"{task.index:08d}.arrow"
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
@@ -309,9 +308,10 @@ def write_split(convert: Callable[[Any], ChunkResult], chunks: Iterable[Any], jo
             outputs[config] = (staging / "data" / config, features.arrow_schema)
         offset_table = np.array(offsets, dtype=np.int64).reshape(len(files), BUCKETS + 1)
         shard_tasks = []
+        per_bucket = np.diff(offset_table, axis=1)  # [files, BUCKETS]: rows of each bucket in each file
         for index, segments in enumerate(plan):
             used = sorted({bucket for bucket, _, _ in segments})
-            keep = [i for i in range(len(files)) if any(offset_table[i, b + 1] > offset_table[i, b] for b in used)]
+            keep = np.flatnonzero(per_bucket[:, used].any(axis=1))  # the staged files holding any of its rows
             shard_tasks.append(_ShardTask(index, len(plan), segments, [files[i] for i in keep], offset_table[keep],
                                           outputs, split))
         written = sum(parallel_map(_write_shard, shard_tasks, workers, None))

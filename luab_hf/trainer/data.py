@@ -38,8 +38,8 @@ def load_data(data_args: DataArguments, targets: list[str]) -> RunData:
     eval_names = [n.strip() for n in data_args.eval_splits.split(",") if n.strip() and n.strip() != HOLDOUT]
     try:
         loaded = load_dataset(data_args.dataset_name, data_args.dataset_config, streaming=data_args.streaming)
-        eval_source = loaded if not data_args.streaming else {
-            name: load_split(data_args.dataset_name, data_args.dataset_config, name) for name in eval_names if name in loaded}
+        eval_source = loaded if not data_args.streaming else load_splits(
+            data_args.dataset_name, data_args.dataset_config, [name for name in eval_names if name in loaded])
     except (FileNotFoundError, ValueError, datasets.exceptions.DatasetNotFoundError) as error:
         raise SetupError(f"--dataset_name {data_args.dataset_name!r} (config {data_args.dataset_config!r}): "
                          f"cannot load it ({error})") from None
@@ -59,13 +59,16 @@ def load_data(data_args: DataArguments, targets: list[str]) -> RunData:
     return RunData(train, {name: eval_source[name] for name in eval_names}, task, id2label)
 
 
-def load_split(name: str, config: str | None, split: str) -> Any:
-    """One split, map-style, from its own data files only: a streamed run evaluates without
+def load_splits(name: str, config: str | None, splits: list[str]) -> dict[str, Any]:
+    """Each split, map-style, from its own data files only: a streamed run evaluates without
     downloading and preparing the train split it streams."""
+    if not splits:
+        return {}
     files = load_dataset_builder(name, config).config.data_files or {}
-    if split not in files:
-        raise SetupError(f"unknown split {split!r}; {name} has: {', '.join(files)}")
-    return load_dataset(name, config, data_files={split: files[split]}, split=split)
+    for split in splits:
+        if split not in files:
+            raise SetupError(f"unknown split {split!r}; {name} has: {', '.join(files)}")
+    return {split: load_dataset(name, config, data_files={split: files[split]}, split=split) for split in splits}
 
 
 def make_loaders(data: RunData, data_args: DataArguments, model_args: ModelArguments, args: TrainingArguments,

@@ -3,7 +3,7 @@
 ``accelerate launch`` forwards SIGTERM to the training processes (and kills them a few seconds
 later); torchrun's agent does the same for every rank; Ctrl-C reaches the whole process group.
 The handlers only record the signal; the loop reads it between steps, so a step is never cut in
-half and the ranks agree on where they stop (see :meth:`StopRequest.agreed`).
+half, and the loop makes the ranks agree on where they stop.
 """
 
 from __future__ import annotations
