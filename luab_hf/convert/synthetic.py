@@ -21,6 +21,7 @@ import colorsys
 import json
 import math
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -50,6 +51,10 @@ class Style:
     cue: str = "background"
     #: the patch's side as a fraction of the image side (``cue="patch"``)
     patch_size: float = 0.15
+    #: ImageNet-AB files: ``<metadata>`` blocks per file and mouse-trace points per block, each
+    #: drawn from ``[low, high)``. The demo's files are small; real ones carry ~40 trace points.
+    metadata_blocks: tuple[int, int] = (1, 3)
+    trace_points: tuple[int, int] = (3, 9)
 
 
 # --------------------------------------------------------------------------- drawing
@@ -127,7 +132,7 @@ def _cue(rng: np.random.Generator, label: int, classes: int, strength: float) ->
 
 @dataclass
 class Drawn:
-    image: Image.Image
+    image: Image.Image | None
     centre: tuple[float, float]  # normalised object centre
     box: tuple[int, int, int, int]
 
@@ -185,11 +190,12 @@ def _click(rng: np.random.Generator, centre: tuple[float, float], noise: float) 
     return round(x, 4), round(y, 4)
 
 
-def _mouse_path(rng: np.random.Generator, target: tuple[float, float], start_ms: int) -> list[tuple[int, float, float]]:
+def _mouse_path(rng: np.random.Generator, target: tuple[float, float], start_ms: int,
+                points: tuple[int, int] = (3, 9)) -> list[tuple[int, float, float]]:
     """A pointer that enters from a random spot and homes in on the target, with jitter; times in
     whole milliseconds, as the tools stamp them."""
     sx, sy = float(rng.uniform(0, 1)), float(rng.uniform(0, 1))
-    steps = int(rng.integers(3, 9))
+    steps = int(rng.integers(*points))
     path, t = [], start_ms
     for k in range(steps):
         a = (k + 1) / steps
@@ -213,7 +219,7 @@ def _imagenet_xml(rng: np.random.Generator, wnid: str, image_id: str, drawn: Dra
                   f"  <object><name>{wnid}</name><pose>Unspecified</pose><truncated>0</truncated>"
                   f"<difficult>0</difficult><bndbox><xmin>{x0}</xmin><ymin>{y0}</ymin>"
                   f"<xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox></object>"]
-    for _ in range(int(rng.integers(1, 3))):
+    for _ in range(int(rng.integers(*style.metadata_blocks))):
         parts.append(_metadata_block(rng, drawn.centre, style))
     parts.append("</annotation>")
     return "\n".join(parts) + "\n"
@@ -238,7 +244,7 @@ def _metadata_block(rng: np.random.Generator, centre: tuple[float, float], style
     shown = _EPOCH_MS + int(rng.integers(0, 10**8))
     enter = shown + int(rng.integers(50, 1500))
     target = _click(rng, centre, style.click_noise) if selected else (float(rng.uniform(0, 1)), float(rng.uniform(0, 1)))
-    path = _mouse_path(rng, target, enter)
+    path = _mouse_path(rng, target, enter, style.trace_points)
     records = [(target, path[-1][0] + int(rng.integers(30, 200)))]
     toggles = rng.random()
     if selected and toggles < 0.15:  # select, deselect, select again a little elsewhere
@@ -294,6 +300,35 @@ def write_imagenet_ab(out: Path, classes: int, images_per_class: int, seed: int,
             for number in chunk:
                 drawn = draw_object_image(rng, label, classes, style, strength, palette)
                 drawn.image.save(out / split / wnid / f"{wnid}_{number}.JPEG", quality=92)
+    return out
+
+
+#: Files sized like the release's (~2.5 KB each in its tarball, unpacked): a few sessions per
+#: image, ~40 mouse-trace points in all.
+RELEASE_STYLE = Style(metadata_blocks=(2, 5), trace_points=(9, 18))
+
+
+def imagenet_ab_xml_files(records: int, seed: int, classes: int = 100,
+                          style: Style = RELEASE_STYLE) -> Iterator[tuple[str, bytes]]:
+    """``(name, xml)`` of ``records`` XML files in the release's layout, class by class, without
+    images: inputs for ingest tests and benchmarks, as many as wanted, as a folder or a tarball."""
+    rng = np.random.default_rng(seed)
+    wnids = pick_wnids(classes)
+    for index in range(records):
+        wnid = wnids[index * classes // records]
+        image_id = f"{wnid}_{index}"
+        centre = (float(rng.uniform(0.2, 0.8)), float(rng.uniform(0.2, 0.8)))
+        x0, y0 = (int(rng.integers(0, 200)) for _ in range(2))
+        drawn = Drawn(None, centre, (x0, y0, x0 + int(rng.integers(50, 300)), y0 + int(rng.integers(50, 300))))
+        yield f"train_xml/{wnid}/{image_id}.xml", _imagenet_xml(rng, wnid, image_id, drawn, style, 500).encode()
+
+
+def write_imagenet_ab_xml(out: Path, records: int, seed: int, classes: int = 100, style: Style = RELEASE_STYLE) -> Path:
+    """Write :func:`imagenet_ab_xml_files` under ``out`` (``out/train_xml/<wnid>/*.xml``)."""
+    for name, xml in imagenet_ab_xml_files(records, seed, classes, style):
+        path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(xml)
     return out
 
 
