@@ -11,16 +11,16 @@ member at fault.
 
 from __future__ import annotations
 
-import struct
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+# ISA-L inflates gzip ~2.5x faster than zlib, with zlib's API (a release is ~1.3M members)
+from isal import isal_zlib as zlib
+
 BLOCK = 512
 _READ = 1 << 20
 _ZERO = bytes(BLOCK)
-_CHECKSUM = struct.Struct("148B8x356B")  # every header byte but the checksum field itself
 REGULAR, DIRECTORY, HARD_LINK, SYMBOLIC_LINK = b"0", b"5", b"1", b"2"
 
 
@@ -150,7 +150,8 @@ def iter_members(raw: BinaryIO, keep: Callable[[str, bytes, int], bool]) -> Iter
             stored = _number(header[148:156], "checksum", where)
         except TarFormatError:
             stored = -1
-        if stored != 256 + sum(_CHECKSUM.unpack_from(header)):
+        # every byte, the checksum field counted as eight spaces
+        if stored != sum(header) - sum(header[148:156]) + 8 * 32:
             raise TarFormatError(f"{where}: a header with a bad checksum (not a tar archive, or damaged)")
         name = _name(header[:100])
         if header[257:262] == b"ustar" and header[345]:
@@ -183,13 +184,14 @@ def iter_members(raw: BinaryIO, keep: Callable[[str, bytes, int], bool]) -> Iter
         carries_data = kind not in (DIRECTORY, HARD_LINK, SYMBOLIC_LINK, b"3", b"4", b"6")
         length = size if carries_data else 0
         if length and keep(name, kind, size):
-            data = stream.read(length)
+            data = stream.read(length + -length % BLOCK)  # with its padding, in one read
             if len(data) < length:
                 raise TarFormatError(f"{name}: the archive ends inside this member (truncated)")
+            data = data[:length] if len(data) > length else data
         else:
             data = None
             if stream.skip(length) < length:
                 raise TarFormatError(f"{name}: the archive ends inside this member (truncated)")
-        stream.skip(-length % BLOCK)
+            stream.skip(-length % BLOCK)
         previous = name
         yield Member(name, kind, size, linkname, data if length else b"")
