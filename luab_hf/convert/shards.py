@@ -11,21 +11,24 @@ It takes two passes, both in the worker pool (the main process only coordinates)
 
 1. **stage**: a worker converts a chunk of input records into an Arrow table, sorts it by key and
    writes it as one uncompressed Arrow IPC file under ``.rows-<split>/``; it returns, per key bucket (the
-   key's top byte), how many rows the chunk holds and roughly how many bytes.
+   key's top 12 bits), how many rows the chunk holds and roughly how many bytes.
 2. **write**: from those counts the main process plans the shards (whole buckets, while they fit
    ``--shard-size`` rows and :data:`MAX_SHARD_BYTES`; a bucket too big alone is split evenly).
-   For each shard a worker reads its buckets' slices of every staged file through a memory map,
-   merges them in key order, drops repeated image ids (the first in input order stays, as the
-   main process logged) and writes ``data/<config>/<split>-0000i-of-0000n.parquet``, row groups
-   of at most :data:`MAX_ROW_GROUP_BYTES`, images stored as they are (JPEG does not compress),
-   everything else zstd.
+   A worker writes a shard run by run: consecutive buckets holding at most :data:`RUN_BYTES` of
+   staged rows, whose rows are one contiguous slice of each (sorted) staged file, read through a
+   memory map. It merges them in key order, drops repeated image ids (the first in input order
+   stays, as the main process logged) and writes ``data/<config>/<split>-0000i-of-0000n.parquet``,
+   row groups of at most :data:`MAX_ROW_GROUP_BYTES`, images stored as they are (JPEG does not
+   compress), everything else zstd.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,10 +42,16 @@ from tqdm.auto import tqdm
 
 from .pool import parallel_map
 
-BUCKETS = 256
+#: Key buckets (the key's top 12 bits): small enough that one bucket of a full release with its
+#: images (~35 MB) is read at once, many enough that shards cut close to their size.
+BUCKETS = 4096
+_BUCKET_SHIFT = np.uint64(64 - 12)
+#: Staged bytes a shard writer reads and merges at once: its memory is this plus a row group.
+RUN_BYTES = 64 << 20
 MAX_SHARD_BYTES = 512 << 20
 MAX_ROW_GROUP_BYTES = 100 << 20
 MAX_ROW_GROUP_ROWS = 10_000
+DICTIONARY_PAGE_BYTES = 64 << 10
 #: What a row's non-image columns are counted as when planning shards: a deterministic estimate,
 #: so the plan does not depend on how the input was chunked.
 ROW_BYTES = 8 << 10
@@ -104,7 +113,8 @@ class StagedChunk:
     image_ids: list[str]  # in input order, for the duplicate check
     sources: list[str]
     counts: np.ndarray  # rows per bucket
-    sizes: np.ndarray  # estimated bytes per bucket
+    sizes: np.ndarray  # estimated bytes per bucket (deterministic: the shard plan uses them)
+    staged_bytes: np.ndarray  # about what each bucket's rows take staged (groups reads into runs)
     errors: list[tuple[str, str]]
     names: list[str]
     counters: dict[str, int]
@@ -119,23 +129,44 @@ class _StageTask:
     seed: int
 
 
+def bucket_of(key: int) -> int:
+    return key >> int(_BUCKET_SHIFT)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """A chunk's conversion builds ~100k small acyclic objects that all live until its table is
+    built; the cyclic collector would rescan them over and over for nothing (a third of the parse)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _stage(task: _StageTask) -> StagedChunk:
-    table, errors, names, counters = task.convert(task.chunk)
+    with _gc_paused():
+        table, errors, names, counters = task.convert(task.chunk)
     image_ids, sources = table.column("image_id").to_pylist(), table.column(_SOURCE).to_pylist()
     keys = np.array([row_key(task.seed, i) for i in image_ids], dtype=np.uint64)
-    sizes = np.full(len(keys), ROW_BYTES, dtype=np.int64)
+    image_bytes = np.zeros(len(keys), dtype=np.int64)
     if "image" in table.column_names:
         lengths = pc.binary_length(pc.struct_field(table.column("image"), "bytes")).fill_null(0)
-        sizes += lengths.to_numpy(zero_copy_only=False).astype(np.int64)
+        image_bytes += lengths.to_numpy(zero_copy_only=False).astype(np.int64)
+    other_bytes = (table.nbytes - image_bytes.sum()) / max(1, len(keys))
     positions = np.arange(len(keys), dtype=np.int64) + (task.index << 32)
     table = table.append_column(_KEY, pa.array(keys)).append_column(_POSITION, pa.array(positions))
     table = table.take(np.argsort(keys, kind="stable"))  # stable: equal keys stay in input order
-    buckets = (keys >> np.uint64(56)).astype(np.int64)
+    table = table.replace_schema_metadata(None)  # the shard writer casts to each config's schema
+    buckets = (keys >> _BUCKET_SHIFT).astype(np.int64)
     path = task.folder / f"{task.index:08d}.arrow"
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
-    return StagedChunk(path, image_ids, sources,
-                       np.bincount(buckets, minlength=BUCKETS), np.bincount(buckets, weights=sizes, minlength=BUCKETS),
+    return StagedChunk(path, image_ids, sources, np.bincount(buckets, minlength=BUCKETS),
+                       np.bincount(buckets, weights=image_bytes + ROW_BYTES, minlength=BUCKETS),
+                       np.bincount(buckets, weights=image_bytes + other_bytes, minlength=BUCKETS),
                        errors, names, counters)
 
 
@@ -148,22 +179,46 @@ class _ShardTask:
     segments: list[tuple[int, int, int]]
     files: list[Path]
     offsets: np.ndarray  # [len(files), BUCKETS + 1]: where each bucket starts in each staged file
+    staged_bytes: np.ndarray  # [BUCKETS]: staged bytes of each bucket, all files together
     outputs: dict[str, tuple[Path, pa.Schema]]  # config -> (folder, schema)
     split: str
 
 
-def _bucket_rows(task: _ShardTask, bucket: int) -> pa.Table:
-    """Every staged row of ``bucket``, in key order, repeated image ids dropped (first kept)."""
+def _runs(task: _ShardTask) -> Iterator[list[tuple[int, int, int]]]:
+    """The shard's segments in runs read together: consecutive, at most :data:`RUN_BYTES` staged
+    (a bucket larger alone is a run of its own). A split bucket is alone in its shard."""
+    run: list[tuple[int, int, int]] = []
+    size = 0.0
+    for segment in task.segments:
+        nbytes = float(task.staged_bytes[segment[0]])
+        if run and size + nbytes > RUN_BYTES:
+            yield run
+            run, size = [], 0.0
+        run.append(segment)
+        size += nbytes
+    if run:
+        yield run
+
+
+def _run_rows(task: _ShardTask, first: int, last: int) -> pa.Table | None:
+    """Every staged row of buckets ``first``..``last``, in key order, repeated image ids dropped
+    (first kept). The buckets are one contiguous slice of each sorted staged file."""
     pieces = []
     for file, offsets in zip(task.files, task.offsets):
-        count = offsets[bucket + 1] - offsets[bucket]
-        if count:
+        start, stop = offsets[first], offsets[last + 1]
+        if stop > start:
             with pa.memory_map(str(file)) as source:
-                pieces.append(pa.ipc.open_file(source).read_all().slice(offsets[bucket], count))
+                pieces.append(pa.ipc.open_file(source).read_all().slice(start, stop - start))
     if not pieces:
         return None
-    table = pa.concat_tables(pieces)
-    table = table.take(pc.sort_indices(table, [(_KEY, "ascending"), ("image_id", "ascending"), (_POSITION, "ascending")]))
+    table = pa.concat_tables(pieces).combine_chunks()  # take() over many chunks is ~7x slower
+    keys = table.column(_KEY).to_numpy()
+    # Pieces come in input order, each sorted by (key, position): a stable sort by key alone is
+    # the full order unless two keys are equal (a repeated id, or a 64-bit collision).
+    order = np.argsort(keys, kind="stable")
+    if np.any(keys[order[1:]] == keys[order[:-1]]):
+        order = pc.sort_indices(table, [(_KEY, "ascending"), ("image_id", "ascending"), (_POSITION, "ascending")])
+    table = table.take(order)
     ids = table.column("image_id")
     if len(ids) > 1:
         repeated = pc.equal(ids.slice(1), ids.slice(0, len(ids) - 1))
@@ -180,7 +235,11 @@ class _ShardFile:
         if "image" in schema.names:
             compression["image"] = "none"
         self.schema = schema
-        self.writer = pq.ParquetWriter(folder / name, schema, compression=_leaf_compression(schema, compression))
+        # A column's dictionary falls back to plain once it passes this: unique ids and epoch times
+        # stop trying early (Parquet's 1 MB default outlasts a whole row group), while repeating values
+        # (wnids, actions, 3-decimal coordinates) keep theirs: faster, and smaller files.
+        self.writer = pq.ParquetWriter(folder / name, schema, compression=_leaf_compression(schema, compression),
+                                       dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES)
         self.pending: list[pa.Table] = []
         self.pending_bytes = self.pending_rows = 0
 
@@ -188,19 +247,21 @@ class _ShardFile:
         self.pending.append(table.select(self.schema.names).cast(self.schema))
         self.pending_bytes += self.pending[-1].nbytes
         self.pending_rows += table.num_rows
-        if self.pending_bytes >= MAX_ROW_GROUP_BYTES or self.pending_rows >= MAX_ROW_GROUP_ROWS:
-            self.flush()
+        while self.pending_bytes >= MAX_ROW_GROUP_BYTES or self.pending_rows >= MAX_ROW_GROUP_ROWS:
+            self._write_group()
 
-    def flush(self) -> None:
-        if not self.pending:
-            return
+    def _write_group(self) -> None:
+        """Write one full row group from the pending rows (all of them when they are fewer)."""
         table = pa.concat_tables(self.pending)
-        rows_per_group = max(1, min(MAX_ROW_GROUP_ROWS, table.num_rows * MAX_ROW_GROUP_BYTES // max(table.nbytes, 1)))
-        self.writer.write_table(table, row_group_size=rows_per_group)
-        self.pending, self.pending_bytes, self.pending_rows = [], 0, 0
+        rows = max(1, min(MAX_ROW_GROUP_ROWS, table.num_rows * MAX_ROW_GROUP_BYTES // max(table.nbytes, 1)))
+        self.writer.write_table(table.slice(0, rows), row_group_size=rows)
+        rest = table.slice(rows)
+        self.pending = [rest] if rest.num_rows else []
+        self.pending_bytes, self.pending_rows = rest.nbytes, rest.num_rows
 
     def close(self) -> None:
-        self.flush()
+        while self.pending_rows:
+            self._write_group()
         self.writer.close()
 
 
@@ -228,11 +289,13 @@ def _write_shard(task: _ShardTask) -> int:
     name = f"{task.split}-{task.index:05d}-of-{task.total:05d}.parquet"
     files = {config: _ShardFile(folder, schema, name) for config, (folder, schema) in task.outputs.items()}
     rows = 0
-    for bucket, first, stop in task.segments:
-        table = _bucket_rows(task, bucket)
+    for run in _runs(task):
+        table = _run_rows(task, run[0][0], run[-1][0])
         if table is None:
             continue
-        table = table.slice(first, stop - first)
+        if len(run) == 1:  # maybe part of a bucket split over shards
+            _, first, stop = run[0]
+            table = table.slice(first, stop - first)
         rows += table.num_rows
         for file in files.values():
             file.add(table)
@@ -284,6 +347,7 @@ def write_split(convert: Callable[[Any], ChunkResult], chunks: Iterable[Any], jo
         files, offsets = [], []
         counts = np.zeros(BUCKETS, dtype=np.int64)
         sizes = np.zeros(BUCKETS, dtype=np.float64)
+        staged_bytes = np.zeros(BUCKETS, dtype=np.float64)
         records, counters = 0, {}
         for staged in parallel_map(_stage, tasks, workers, job):
             records += len(staged.names)
@@ -295,12 +359,13 @@ def write_split(convert: Callable[[Any], ChunkResult], chunks: Iterable[Any], jo
             for image_id, name in zip(staged.image_ids, staged.sources):
                 if image_id in seen:
                     skips.add(name, f"duplicate image_id {image_id!r}: an earlier record has the same id")
-                    counts[row_key(seed, image_id) >> 56] -= 1  # dropped when the shard is written
+                    counts[bucket_of(row_key(seed, image_id))] -= 1  # dropped when the shard is written
                 seen.add(image_id)
             files.append(staged.path)
             offsets.append(np.concatenate([[0], np.cumsum(staged.counts)]))
             counts += staged.counts
             sizes += staged.sizes
+            staged_bytes += staged.staged_bytes
         plan = plan_shards(counts, sizes, shard_size)
         outputs = {}
         for config, features in configs.items():
@@ -313,7 +378,7 @@ def write_split(convert: Callable[[Any], ChunkResult], chunks: Iterable[Any], jo
             used = sorted({bucket for bucket, _, _ in segments})
             keep = np.flatnonzero(per_bucket[:, used].any(axis=1))  # the staged files holding any of its rows
             shard_tasks.append(_ShardTask(index, len(plan), segments, [files[i] for i in keep], offset_table[keep],
-                                          outputs, split))
+                                          staged_bytes, outputs, split))
         written = sum(parallel_map(_write_shard, shard_tasks, workers, None))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
