@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypedDict
 
+import numpy as np
+import pyarrow as pa
 from lxml import etree
 
 from ..schema import IMAGE_SUFFIXES
@@ -91,12 +93,63 @@ _PARSER = etree.XMLParser(
 )
 _IMAGE_ID = re.compile(r"^(n\d{8})_(\d+)$")
 
+try:  # built by `pip install` (make setup) where a C compiler exists; lxml alone otherwise
+    from ._imagenet_scan import scan as _scan
+except ImportError:
+    _scan = None
 
-def parse_imagenet_ab_xml(xml: bytes | str | os.PathLike, source: str | None = None) -> ImageNetABRecord:
+
+class PackedTraces:
+    """The mouse-trace points of many files in one buffer, for a converter: traces are most of
+    every file's values, and their Arrow column is built from this at once instead of from ~40
+    Python dicts per file. ``counts`` holds the points of each ``<metadata>`` block, in order."""
+
+    #: One packed point, as the compiled scanner appends it.
+    POINT = np.dtype([("time_ms", "=i8"), ("x", "=f8"), ("y", "=f8")])
+
+    def __init__(self) -> None:
+        self.points = bytearray()
+        self.counts: list[int] = []
+
+    def mark(self) -> tuple[int, int]:
+        return len(self.points), len(self.counts)
+
+    def rollback(self, mark: tuple[int, int]) -> None:
+        """Forget what came after ``mark`` (a record that turned out bad)."""
+        del self.points[mark[0]:]
+        del self.counts[mark[1]:]
+
+    def take(self, annotations: list[Annotation]) -> None:
+        """Move the traces of annotations parsed with dicts (the lxml path) into the buffer."""
+        for annotation in annotations:
+            trace = annotation["mouse_trace"]
+            self.points += np.array([(p["time_ms"], p["x"], p["y"]) for p in trace], dtype=self.POINT).tobytes()
+            self.counts.append(len(trace))
+            annotation["mouse_trace"] = None
+
+    def column(self, kind: pa.ListType) -> pa.ListArray:
+        """Every block's trace, in order, as a ``kind`` column (the schema's
+        list<struct<time_ms: int64, x: float, y: float>>); floats narrow to nearest, as ``pa.array``
+        narrows Python floats."""
+        points = np.frombuffer(self.points, dtype=self.POINT)
+        children = [pa.array(points["time_ms"]), pa.array(points["x"].astype(np.float32)),
+                    pa.array(points["y"].astype(np.float32))]
+        del points  # the bytearray can grow again
+        offsets = np.zeros(len(self.counts) + 1, dtype=np.int32)
+        np.cumsum(self.counts, out=offsets[1:])
+        values = pa.StructArray.from_arrays(children, fields=list(kind.value_type))
+        return pa.ListArray.from_arrays(pa.array(offsets), values, type=kind)
+
+
+def parse_imagenet_ab_xml(xml: bytes | str | os.PathLike, source: str | None = None,
+                          traces: PackedTraces | None = None) -> ImageNetABRecord:
     """Parse one ImageNet-AB XML file (a path, or its bytes) into a typed row.
 
     ``source`` names the file in error messages; it defaults to the path. Raises
-    :class:`ByproductError` for anything malformed.
+    :class:`ByproductError` for anything malformed. A file in the release's own narrow XML goes
+    through the compiled scanner when it is built; every other file, and every error, through
+    lxml (:func:`parse_with_lxml`), whose rows the scanner reproduces exactly. With ``traces``,
+    each block's ``mouse_trace`` is None and its points go to ``traces`` (nothing, on an error).
     """
     if isinstance(xml, bytes):
         data, source = xml, source or "<bytes>"
@@ -108,6 +161,47 @@ def parse_imagenet_ab_xml(xml: bytes | str | os.PathLike, source: str | None = N
             data = Path(xml).read_bytes()
         except OSError as error:
             raise ByproductError(source, f"cannot read file ({error.strerror})") from None
+    mark = traces.mark() if traces is not None else (0, 0)
+    try:
+        record = scan_imagenet_ab_xml(data, source, traces)
+        if record is None:
+            record = parse_with_lxml(data, source)
+            if traces is not None:
+                traces.take(record["annotations"])
+    except ByproductError:
+        if traces is not None:
+            traces.rollback(mark)
+        raise
+    return record
+
+
+def scan_imagenet_ab_xml(data: bytes, source: str, traces: PackedTraces | None = None) -> ImageNetABRecord | None:
+    """The row of a file the compiled scanner reads, or None: a file outside the release's narrow
+    XML (entities, comments, attributes, non-ASCII, ...), a value a check refuses, or no compiled
+    scanner built. None means: ask :func:`parse_with_lxml`, the reference."""
+    if _scan is None:
+        return None
+    mark = traces.mark() if traces is not None else (0, 0)
+    pieces = _scan(data, None if traces is None else traces.points)
+    if pieces is None:
+        if traces is not None:
+            traces.rollback(mark)  # the scanner may have packed part of the file
+        return None
+    filename, folder, annotations, width, height, depth, database, segmented, objects, raw = pieces
+    for annotation in annotations:  # the scanner hands back raw values as _to_json builds them
+        if annotation["raw"] is not None:
+            annotation["raw"] = _dump_raw(annotation["raw"])
+        if isinstance(annotation["image_position"], dict):
+            annotation["image_position"] = json.dumps(annotation["image_position"], sort_keys=True)
+        if traces is not None:
+            traces.counts.append(annotation["mouse_trace"])
+            annotation["mouse_trace"] = None
+    return _record(source, filename, folder, annotations, width, height, depth, database, segmented, objects,
+                   raw or {})
+
+
+def parse_with_lxml(data: bytes, source: str) -> ImageNetABRecord:
+    """The reference parse of one file's bytes: lxml, every check, every error message."""
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:  # the common encodings, refused before parsing
         raise ByproductError(source, "XML with a DTD or entity declarations is refused")
     try:
@@ -180,7 +274,14 @@ def _read_annotation(root: etree._Element, source: str) -> ImageNetABRecord:
             objects.append(_read_object(child, source))
         elif isinstance(tag, str):
             raw.setdefault(tag, []).append(_to_json(child))
+    return _record(source, filename, folder, annotations, width, height, depth, source_database, segmented,
+                   objects, raw)
 
+
+def _record(source: str, filename: str | None, folder: str | None, annotations: list[Annotation],
+            width: int | None, height: int | None, depth: int | None, source_database: str | None,
+            segmented: int | None, objects: list[BoundingObject], raw: dict[str, list[Any]]) -> ImageNetABRecord:
+    """A row from the root's values, whichever parser read them: the id checks and the click target."""
     image_id = _image_id(filename, source)
     match = _IMAGE_ID.match(image_id)
     if match is None:
