@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ijson
-
 from ..labels import COCO_CATEGORY_NAMES_91, COCO_ID_TO_CLASS
 from ._errors import ByproductError
+from .jsonstream import JsonStreamError, iter_object_arrays
 
 
 @dataclass
@@ -27,42 +26,36 @@ class Instances:
 
 
 def read_instances(path: str | os.PathLike) -> Instances:
-    """Stream ``images``, ``annotations`` and ``categories`` of a COCO instances file.
+    """Read ``images``, ``annotations`` and ``categories`` of a COCO instances file in one
+    streaming pass (:mod:`.jsonstream`); memory holds one entry at a time.
 
     Raises :class:`ByproductError` naming the file (and entry) for anything malformed.
     """
     path = Path(path)
     instances = Instances()
-    prefixes = ("images.item", "annotations.item", "categories.item")
-    sinks = {prefix: ijson.sendable_list() for prefix in prefixes}
-    coroutines = [ijson.items_coro(sinks[prefix], prefix, use_float=True) for prefix in prefixes]
-    counts = dict.fromkeys(prefixes, 0)
+    images = 0
     try:
         with path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                for coroutine in coroutines:
-                    coroutine.send(chunk)
-                for prefix, sink in sinks.items():
-                    for item in sink:
-                        _take(instances, prefix, item, f"{path} {prefix.split('.')[0]}[{counts[prefix]}]")
-                        counts[prefix] += 1
-                    del sink[:]
-            for coroutine in coroutines:
-                coroutine.close()
-    except ijson.JSONError as error:
+            for key, index, item in iter_object_arrays(handle, _ARRAYS):
+                _take(instances, key, item, f"{path} {key}[{index}]")
+                images += key == "images"
+    except JsonStreamError as error:
         raise ByproductError(str(path), f"malformed or truncated JSON ({error})") from None
     except OSError as error:
         raise ByproductError(str(path), f"cannot read file ({error.strerror})") from None
-    if counts["images.item"] == 0:
+    if images == 0:
         raise ByproductError(str(path), "no 'images' entries; is this a COCO instances file?")
     return instances
 
 
-def _take(instances: Instances, prefix: str, item: Any, source: str) -> None:
+_ARRAYS = {"images", "annotations", "categories"}
+
+
+def _take(instances: Instances, key: str, item: Any, source: str) -> None:
     try:
-        if prefix == "images.item":
+        if key == "images":
             instances.file_names[int(item["id"])] = str(item["file_name"])
-        elif prefix == "annotations.item":
+        elif key == "annotations":
             category = int(item["category_id"])
             if category not in COCO_ID_TO_CLASS:
                 raise ByproductError(source, f"unknown COCO category id {category}")
