@@ -14,7 +14,7 @@ import pytest
 import torch
 from datasets import load_dataset
 
-from luab_hf.convert import coco_ab, imagenet_ab, synthetic
+from luab_hf.convert import coco_ab, imagenet_ab, shards, synthetic
 from luab_hf.labels import COCO_CATEGORY_NAMES_91
 
 
@@ -55,6 +55,45 @@ def test_tarball_and_folder_give_the_same_shards_in_a_seeded_class_mixed_order(i
     assert _imagenet(imagenet_release / "train_xml", tmp_path / "seed1", "--seed", "1") == 0
     reseeded = [i for t in _tables(tmp_path / "seed1", "byproducts").values() for i in t.column("image_id").to_pylist()]
     assert sorted(reseeded) == sorted(ids) and reseeded == _reference_order(ids, seed=1) and reseeded != ids
+
+
+def test_shards_are_the_same_however_the_write_pass_is_cut(imagenet_release, tmp_path, monkeypatch):
+    """Many staged chunks, runs of one bucket, two staged files copied out at a time, with images
+    (and a repeated id across chunks, dropped): the same shards as one run over one chunk."""
+    release = Path(shutil.copytree(imagenet_release, tmp_path / "release"))
+    first = sorted((release / "train_xml").rglob("*.xml"))[0]
+    shutil.copy(first, first.parent.parent / sorted(p.name for p in (release / "train_xml").iterdir())[-1] / first.name)
+    options = ("--images", str(release), "--shard-size", "5", "--skip-invalid", "--num-workers", "2")
+    assert _imagenet(release, tmp_path / "whole", *options) == 0
+    monkeypatch.setattr(imagenet_ab, "IMAGE_CHUNK", 3)
+    monkeypatch.setattr(shards, "RUN_BYTES", 1)
+    monkeypatch.setattr(shards, "_FILES_AT_ONCE", 2)
+    assert _imagenet(release, tmp_path / "cut", *options) == 0
+    for config in ("default", "byproducts"):
+        whole, cut = _tables(tmp_path / "whole", config), _tables(tmp_path / "cut", config)
+        assert list(whole) == list(cut) and len(whole) == 5
+        for name in whole:
+            assert whole[name].equals(cut[name])
+    ids = [i for table in _tables(tmp_path / "cut", "default").values() for i in table.column("image_id").to_pylist()]
+    assert len(ids) == len(set(ids)) == 24 and ids == _reference_order(ids, seed=0)
+
+
+def test_colliding_keys_are_ordered_by_image_id_whatever_the_input_order(imagenet_release, tmp_path, monkeypatch):
+    """Two ids with one 64-bit key (forced here for every id): rows fall back to image id order, so
+    shuffled tar members and a sorted folder still give the same shards."""
+    monkeypatch.setattr(shards, "row_key", lambda seed, image_id: 1 << 60)
+    members = sorted((imagenet_release / "train_xml").rglob("*.xml"))
+    random.Random(5).shuffle(members)
+    tarball = tmp_path / "shuffled.tar"
+    with tarfile.open(tarball, "w") as tar:
+        for path in members:
+            tar.add(path, arcname=str(path.relative_to(imagenet_release)))
+    assert _imagenet(tarball, tmp_path / "from_tar", "--shard-size", "10", "--num-workers", "2") == 0
+    assert _imagenet(imagenet_release, tmp_path / "from_dir", "--shard-size", "10") == 0
+    from_tar, from_dir = _tables(tmp_path / "from_tar", "byproducts"), _tables(tmp_path / "from_dir", "byproducts")
+    assert list(from_tar) == list(from_dir) and all(from_tar[n].equals(from_dir[n]) for n in from_tar)
+    ids = [i for table in from_tar.values() for i in table.column("image_id").to_pylist()]
+    assert len(ids) == 24 and ids == sorted(ids)
 
 
 def test_streamed_batches_hold_as_many_classes_as_a_global_shuffle(tmp_path):

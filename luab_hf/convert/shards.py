@@ -16,7 +16,7 @@ It takes two passes, both in the worker pool (the main process only coordinates)
    ``--shard-size`` rows and :data:`MAX_SHARD_BYTES`; a bucket too big alone is split evenly).
    A worker writes a shard run by run: consecutive buckets holding at most :data:`RUN_BYTES` of
    staged rows, whose rows are one contiguous slice of each (sorted) staged file, read through a
-   memory map. It merges them in key order, drops repeated image ids (the first in input order
+   memory map opened once per shard. It merges them in key order, drops repeated image ids (the first in input order
    stays, as the main process logged) and writes ``data/<config>/<split>-0000i-of-0000n.parquet``,
    row groups of at most :data:`MAX_ROW_GROUP_BYTES`, images stored as they are (JPEG does not
    compress), everything else zstd.
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import mmap
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -47,9 +48,9 @@ from .pool import parallel_map
 BUCKETS = 4096
 _BUCKET_SHIFT = np.uint64(64 - 12)
 #: Staged bytes a shard writer reads and merges at once: its memory is this plus a row group.
-RUN_BYTES = 64 << 20
+RUN_BYTES = 8 << 20
 MAX_SHARD_BYTES = 512 << 20
-MAX_ROW_GROUP_BYTES = 100 << 20
+MAX_ROW_GROUP_BYTES = 16 << 20
 MAX_ROW_GROUP_ROWS = 10_000
 DICTIONARY_PAGE_BYTES = 64 << 10
 #: What a row's non-image columns are counted as when planning shards: a deterministic estimate,
@@ -200,18 +201,54 @@ def _runs(task: _ShardTask) -> Iterator[list[tuple[int, int, int]]]:
         yield run
 
 
-def _run_rows(task: _ShardTask, first: int, last: int) -> pa.Table | None:
+class _StagedFiles:
+    """The staged files a shard reads: each mapped once for the whole shard, zero-copy.
+
+    A run reads a small slice of every file. The maps are advised for random access (the
+    kernel's readahead would bring in, and count in this process's memory, megabytes around every
+    slice), and the pages a run touched are dropped once its rows are copied out, so the process
+    holds a few files' pages at a time, however many runs the shard has.
+    """
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.maps: list[mmap.mmap] = []
+        self.tables: list[pa.Table] = []
+        for path in paths:
+            with path.open("rb") as handle:
+                mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+            mapped.madvise(mmap.MADV_RANDOM)
+            self.maps.append(mapped)
+            self.tables.append(pa.ipc.open_file(pa.py_buffer(mapped)).read_all())
+
+    def release(self, files: list[int]) -> None:
+        """Drop the pages touched in ``files`` from this process (they stay in the page cache; a
+        read maps them again)."""
+        for index in files:
+            self.maps[index].madvise(mmap.MADV_DONTNEED)
+
+
+#: Staged files copied out of their maps together before their pages are dropped: every column
+#: buffer a slice touches maps 64 KB around it (the kernel's fault-around), a few MB per file.
+_FILES_AT_ONCE = 8
+
+
+def _run_rows(task: _ShardTask, staged: _StagedFiles, first: int, last: int) -> pa.Table | None:
     """Every staged row of buckets ``first``..``last``, in key order, repeated image ids dropped
     (first kept). The buckets are one contiguous slice of each sorted staged file."""
-    pieces = []
-    for file, offsets in zip(task.files, task.offsets):
+    copies, pieces, files = [], [], []
+    for index, (table, offsets) in enumerate(zip(staged.tables, task.offsets)):
         start, stop = offsets[first], offsets[last + 1]
         if stop > start:
-            with pa.memory_map(str(file)) as source:
-                pieces.append(pa.ipc.open_file(source).read_all().slice(start, stop - start))
-    if not pieces:
+            pieces.append(table.slice(start, stop - start))
+            files.append(index)
+        if len(pieces) == _FILES_AT_ONCE or (pieces and index == len(staged.tables) - 1):
+            copies.append(pa.concat_tables(pieces).combine_chunks())
+            staged.release(files)
+            pieces, files = [], []
+    if not copies:
         return None
-    table = pa.concat_tables(pieces).combine_chunks()  # take() over many chunks is ~7x slower
+    table = pa.concat_tables(copies).combine_chunks()  # take() over many chunks is ~7x slower
+    del copies
     keys = table.column(_KEY).to_numpy()
     # Pieces come in input order, each sorted by (key, position): a stable sort by key alone is
     # the full order unless two keys are equal (a repeated id, or a 64-bit collision).
@@ -289,8 +326,9 @@ def _write_shard(task: _ShardTask) -> int:
     name = f"{task.split}-{task.index:05d}-of-{task.total:05d}.parquet"
     files = {config: _ShardFile(folder, schema, name) for config, (folder, schema) in task.outputs.items()}
     rows = 0
+    staged = _StagedFiles(task.files)
     for run in _runs(task):
-        table = _run_rows(task, run[0][0], run[-1][0])
+        table = _run_rows(task, staged, run[0][0], run[-1][0])
         if table is None:
             continue
         if len(run) == 1:  # maybe part of a bucket split over shards
@@ -299,8 +337,11 @@ def _write_shard(task: _ShardTask) -> int:
         rows += table.num_rows
         for file in files.values():
             file.add(table)
+        del table
+        pa.default_memory_pool().release_unused()  # what a run freed goes back to the system now
     for file in files.values():
         file.close()
+    del staged
     return rows
 
 
