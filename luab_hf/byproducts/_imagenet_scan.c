@@ -30,11 +30,13 @@ typedef struct {
     Node *nodes;
     int count;
     /* NULL: mouse-trace points as dicts. A bytearray: points appended to it packed, as
-     * (int64 time_ms, double x, double y) in native byte order, and each block's mouse_trace is
-     * the number it appended. */
-    PyObject *packed;
+     * (int64 time_ms, double x, double y) in native byte order, each block's number of points
+     * appended to ``counts`` (a list), and its mouse_trace None. */
+    PyObject *packed, *counts;
 } Tree;
 
+static PyObject *k_image_id, *k_wnid, *k_click_point, *k_annotations, *k_width, *k_height, *k_depth,
+    *k_source_database, *k_segmented, *k_objects;
 static PyObject *k_x, *k_y, *k_time_ms, *k_action, *k_name, *k_pose, *k_truncated, *k_difficult,
     *k_bbox, *k_assignment_id, *k_hit_id, *k_worker_id, *k_selected, *k_selected_count, *k_click,
     *k_clicks, *k_estimate_time_ms, *k_hovers, *k_mouse_trace, *k_image_width, *k_image_height,
@@ -512,8 +514,8 @@ static PyObject *metadata(Tree *tree, const Node *node) {
     /* the lxml path's errors: no <selected>; selected without a click */
     if (selected < 0 || (selected && PyList_GET_SIZE(clicks) == 0)) goto fail;
     if (tree->packed) {
-        Py_SETREF(trace, PyLong_FromSsize_t(packed));
-        if (!trace) goto fail;
+        if (append_new(tree->counts, PyLong_FromSsize_t(packed)) < 0) goto fail;
+        Py_SETREF(trace, Py_NewRef(Py_None));
     }
     PyObject *first = selected ? PyList_GET_ITEM(clicks, 0) : Py_None;
     if (PyDict_SetItem(annotation, k_selected, selected ? Py_True : Py_False) < 0 ||
@@ -569,7 +571,84 @@ static PyObject *bounding_object(Tree *tree, const Node *node) {
 
 static PyObject *nonnegative_int(const Node *node) { return int_value(node, 1); }
 
-/* The root: a tuple of the pieces the lxml path's _record() assembles (see imagenet_ab.py). */
+/* The image id of a <filename>, as the lxml path's _image_id() and _IMAGE_ID give it: the name
+ * less an image or .xml suffix, of the form n<8 digits>_<digits>. Its length, or -1 for anything
+ * else (which the lxml path turns into its error). */
+static Py_ssize_t image_id_length(const char *s, Py_ssize_t n) {
+    static const char *SUFFIXES[] = {".jpeg", ".jpg", ".png", NULL}; /* schema.IMAGE_SUFFIXES */
+    Py_ssize_t i = 0;
+    if (n < 11 || s[0] != 'n') return -1;
+    for (i = 1; i < 9; i++)
+        if (s[i] < '0' || s[i] > '9') return -1;
+    if (s[9] != '_') return -1;
+    for (i = 10; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+    }
+    if (i == 10) return -1;
+    if (i == n) return n;
+    Py_ssize_t suffix = n - i;
+    if (suffix == 4 && memcmp(s + i, ".xml", 4) == 0) return i;
+    for (const char **known = SUFFIXES; *known; known++)
+        if ((Py_ssize_t)strlen(*known) == suffix && PyOS_strnicmp(s + i, *known, suffix) == 0) return i;
+    return -1;
+}
+
+/* Whether a row holds a value still to be serialised as JSON (an unknown element, a nested
+ * imagePosition): the caller does that with the lxml path's own functions. */
+static int needs_json(PyObject *annotations, PyObject *raw) {
+    if (PyDict_GET_SIZE(raw)) return 1;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(annotations); i++) {
+        PyObject *annotation = PyList_GET_ITEM(annotations, i);
+        if (PyDict_GetItem(annotation, k_raw) != Py_None || PyDict_Check(PyDict_GetItem(annotation, k_image_position)))
+            return 1;
+    }
+    return 0;
+}
+
+/* The row, as the lxml path's _record() assembles it: (row, needs_json), or NULL for the errors
+ * _record() raises. */
+static PyObject *record(PyObject *filename, PyObject *folder, PyObject *annotations, PyObject **size,
+                        PyObject *database, PyObject *segmented, PyObject *objects, PyObject *raw) {
+    if (filename == Py_None) return NULL;
+    Py_ssize_t n, length;
+    const char *name = PyUnicode_AsUTF8AndSize(filename, &n);
+    if (!name || (length = image_id_length(name, n)) < 0) return NULL;
+    if (folder != Py_None) {
+        Py_ssize_t folder_length;
+        const char *folder_name = PyUnicode_AsUTF8AndSize(folder, &folder_length);
+        if (!folder_name || (folder_length && (folder_length != 9 || memcmp(folder_name, name, 9) != 0))) return NULL;
+    }
+    PyObject *clicks = PyList_New(0), *row = NULL, *point = Py_None;
+    double sum_x = 0.0, sum_y = 0.0;
+    if (!clicks) return NULL;
+    Py_INCREF(point);
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(annotations); i++) {
+        PyObject *click = PyDict_GetItem(PyList_GET_ITEM(annotations, i), k_click);
+        if (click == Py_None) continue;
+        PyObject *x = PyDict_GetItem(click, k_x), *y = PyDict_GetItem(click, k_y);
+        sum_x += PyFloat_AS_DOUBLE(x);
+        sum_y += PyFloat_AS_DOUBLE(y);
+        if (append_new(clicks, Py_BuildValue("[OO]", x, y)) < 0) goto done;
+    }
+    if (PyList_GET_SIZE(clicks)) {
+        double count = (double)PyList_GET_SIZE(clicks);
+        Py_SETREF(point, Py_BuildValue("[dd]", sum_x / count, sum_y / count));
+        if (!point) goto done;
+    }
+    PyObject *keys[] = {k_image_id, k_wnid, k_click_point, k_clicks, k_annotations, k_width, k_height, k_depth,
+                        k_source_database, k_segmented, k_objects, k_raw};
+    PyObject *values[] = {PyUnicode_FromStringAndSize(name, length), PyUnicode_FromStringAndSize(name, 9),
+                          Py_NewRef(point), Py_NewRef(clicks), Py_NewRef(annotations), Py_NewRef(size[0]),
+                          Py_NewRef(size[1]), Py_NewRef(size[2]), Py_NewRef(database), Py_NewRef(segmented),
+                          Py_NewRef(objects), Py_NewRef(PyDict_GET_SIZE(raw) ? raw : Py_None)};
+    if (!(row = make_dict(keys, values, 12))) goto done;
+    row = Py_BuildValue("(NO)", row, needs_json(annotations, raw) ? Py_True : Py_False); /* N: takes row */
+done:
+    Py_DECREF(clicks);
+    Py_DECREF(point);
+    return row;
+}
+
+/* The root: (row, needs_json), the row as the lxml path builds it (see imagenet_ab.py). */
 static PyObject *annotation(Tree *tree) {
     const Node *root = &tree->nodes[0];
     PyObject *annotations = PyList_New(0), *objects = PyList_New(0), *raw = PyDict_New();
@@ -609,8 +688,7 @@ static PyObject *annotation(Tree *tree) {
             goto done;
         }
     }
-    result = Py_BuildValue("(OOOOOOOOOO)", filename, folder, annotations, size[0], size[1], size[2], database,
-                           segmented, objects, PyDict_GET_SIZE(raw) ? raw : Py_None);
+    result = record(filename, folder, annotations, size, database, segmented, objects, raw);
 done:
     Py_XDECREF(annotations);
     Py_XDECREF(objects);
@@ -623,20 +701,20 @@ done:
 static PyObject *scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     char *data;
     Py_ssize_t n;
-    if (nargs < 1 || nargs > 2) {
-        PyErr_SetString(PyExc_TypeError, "scan(xml, packed=None)");
+    if (nargs != 1 && nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "scan(xml) or scan(xml, packed, counts)");
         return NULL;
     }
-    PyObject *packed = nargs == 2 && args[1] != Py_None ? args[1] : NULL;
-    if (packed && !PyByteArray_Check(packed)) {
-        PyErr_SetString(PyExc_TypeError, "packed must be a bytearray");
+    PyObject *packed = nargs == 3 ? args[1] : NULL, *counts = nargs == 3 ? args[2] : NULL;
+    if (packed && (!PyByteArray_Check(packed) || !PyList_Check(counts))) {
+        PyErr_SetString(PyExc_TypeError, "packed must be a bytearray and counts a list");
         return NULL;
     }
     if (PyBytes_AsStringAndSize(args[0], &data, &n) < 0) return NULL;
     /* lxml (huge_tree=False) refuses text nodes past 10 MB; real files are a few KB */
     if (n > MAX_BYTES) Py_RETURN_NONE;
     /* an element takes at least 7 bytes (<a></a>) */
-    Tree tree = {PyMem_Malloc(sizeof(Node) * (n / 7 + 1)), 0, packed};
+    Tree tree = {PyMem_Malloc(sizeof(Node) * (n / 7 + 1)), 0, packed, counts};
     if (!tree.nodes) return PyErr_NoMemory();
     PyObject *result = NULL;
     if (build_tree(data, n, &tree) == 0) result = annotation(&tree);
@@ -647,10 +725,11 @@ static PyObject *scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 static PyMethodDef methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL,
-     "scan(xml: bytes, packed: bytearray | None = None) -> tuple | None\n\nThe pieces of an "
-     "ImageNet-AB record, or None for a file outside the scanner's grammar (parse it with lxml). "
-     "With ``packed``, mouse-trace points are appended to it (int64 time_ms, double x, double y) "
-     "and each block's mouse_trace is their number; after None it may hold a partial file."},
+     "scan(xml: bytes[, packed: bytearray, counts: list]) -> (row, needs_json) | None\n\nThe row of "
+     "an ImageNet-AB file, or None for a file outside the scanner's grammar or one with an error "
+     "(parse it with lxml). With ``packed``, mouse-trace points are appended to it (int64 time_ms, "
+     "double x, double y) and each block's count to ``counts``; after None both may hold part of "
+     "the file. ``needs_json``: raw values are still _to_json values, to serialise."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -668,7 +747,10 @@ PyMODINIT_FUNC PyInit__imagenet_scan(void) {
         {&k_clicks, "clicks"}, {&k_estimate_time_ms, "estimate_time_ms"}, {&k_hovers, "hovers"},
         {&k_mouse_trace, "mouse_trace"}, {&k_image_width, "image_width"}, {&k_image_height, "image_height"},
         {&k_original_image_width, "original_image_width"}, {&k_original_image_height, "original_image_height"},
-        {&k_image_position, "image_position"}, {&k_raw, "raw"},
+        {&k_image_position, "image_position"}, {&k_raw, "raw"}, {&k_image_id, "image_id"}, {&k_wnid, "wnid"},
+        {&k_click_point, "click_point"}, {&k_annotations, "annotations"}, {&k_width, "width"},
+        {&k_height, "height"}, {&k_depth, "depth"}, {&k_source_database, "source_database"},
+        {&k_segmented, "segmented"}, {&k_objects, "objects"},
     };
     for (size_t k = 0; k < sizeof(keys) / sizeof(*keys); k++)
         if (!(*keys[k].slot = PyUnicode_InternFromString(keys[k].name))) return NULL;

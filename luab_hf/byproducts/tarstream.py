@@ -17,11 +17,13 @@ from typing import BinaryIO
 
 # ISA-L inflates gzip ~2.5x faster than zlib, with zlib's API (a release is ~1.3M members)
 from isal import isal_zlib as zlib
+from isal.isal_zlib import adler32
 
 BLOCK = 512
 _READ = 1 << 20
 _ZERO = bytes(BLOCK)
 REGULAR, DIRECTORY, HARD_LINK, SYMBOLIC_LINK = b"0", b"5", b"1", b"2"
+_LINKS = (HARD_LINK, SYMBOLIC_LINK)
 
 
 class TarFormatError(Exception):
@@ -97,7 +99,7 @@ class _Stream:
         return skipped
 
 
-def _number(field: bytes, what: str, where: str) -> int:
+def _number(field: bytes, what: str, previous: str, member: str | None = None) -> int:
     if field[:1] and field[0] & 0x80:  # GNU base-256, for sizes of 8 GiB and more
         value = int.from_bytes(field[1:], "big")
         return -value if field[0] & 0x40 else value
@@ -105,7 +107,14 @@ def _number(field: bytes, what: str, where: str) -> int:
     try:
         return int(text, 8) if text else 0
     except ValueError:
+        where = f"after {previous}" + (f" ({member})" if member else "")
         raise TarFormatError(f"{where}: the header's {what} {text!r} is not an octal number") from None
+
+
+def _byte_sum(header: bytes) -> int:
+    """The sum of a header's 512 bytes. Adler-32's low half is 1 + the byte sum modulo 65521, and
+    a half header sums to at most 256 * 255 = 65280: exact, and ~4x faster than ``sum()``."""
+    return (adler32(header[:256]) & 0xFFFF) + (adler32(header[256:]) & 0xFFFF) - 2
 
 
 def _name(field: bytes) -> str:
@@ -141,24 +150,23 @@ def iter_members(raw: BinaryIO, keep: Callable[[str, bytes, int], bool]) -> Iter
         header = stream.read(BLOCK)
         if not header:
             return
-        where = f"after {previous}"
         if len(header) < BLOCK:
-            raise TarFormatError(f"{where}: the archive ends inside a header (truncated)")
+            raise TarFormatError(f"after {previous}: the archive ends inside a header (truncated)")
         if header == _ZERO:
             continue  # end-of-archive blocks, or a concatenated archive's: read on
         try:
-            stored = _number(header[148:156], "checksum", where)
+            stored = _number(header[148:156], "checksum", previous)
         except TarFormatError:
             stored = -1
         # every byte, the checksum field counted as eight spaces
-        if stored != sum(header) - sum(header[148:156]) + 8 * 32:
-            raise TarFormatError(f"{where}: a header with a bad checksum (not a tar archive, or damaged)")
+        if stored != _byte_sum(header) - sum(header[148:156]) + 8 * 32:
+            raise TarFormatError(f"after {previous}: a header with a bad checksum (not a tar archive, or damaged)")
         name = _name(header[:100])
         if header[257:262] == b"ustar" and header[345]:
             name = f"{_name(header[345:500])}/{name}"
         kind = header[156:157] or b"\0"
-        size = _number(header[124:136], "size", f"{where} ({name})")
-        linkname = _name(header[157:257])
+        size = _number(header[124:136], "size", previous, name)
+        linkname = _name(header[157:257]) if kind in _LINKS else ""
         if kind in (b"x", b"g", b"L", b"K"):  # metadata for the next member (or all of them)
             data = stream.read(size)
             if len(data) < size:

@@ -12,6 +12,7 @@ the byproducts alone.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from ..byproducts import ByproductError, iter_imagenet_ab_sources, parse_imagenet_ab_xml
-from ..byproducts.imagenet_ab import PackedTraces, tarball_members
+from ..byproducts.imagenet_ab import PackedTraces, Source, tarball_members
 from ..byproducts.tarstream import TarFormatError
 from ..cards import DatasetSummary, command_line
 from ..labels import imagenet_classes, imagenet_name
@@ -74,7 +75,7 @@ def _label(wnid: str, source: str) -> int:
     return label
 
 
-def _convert_xml_chunk(chunk: list[tuple[str, bytes | Path]]) -> ChunkResult:
+def _convert_xml_chunk(chunk: list[tuple[str, Source]]) -> ChunkResult:
     """Parse XML files (and read their images) into one Arrow table, plus the bad ones."""
     job: _Job = current_job()
     rows, errors = [], []
@@ -86,7 +87,7 @@ def _convert_xml_chunk(chunk: list[tuple[str, bytes | Path]]) -> ChunkResult:
             if isinstance(data, ByproductError):  # a member or file that could not be read
                 raise data
             row = parse_imagenet_ab_xml(data, source=name, traces=traces)
-            if row["image_id"] != Path(name).stem:
+            if row["image_id"] != os.path.splitext(os.path.basename(name))[0]:  # Path(name).stem, 10x cheaper
                 raise ByproductError(name, f"<filename> {row['image_id']!r} does not match the file name")
             row["label"] = _label(row["wnid"], name)
             row["_source"] = name
