@@ -8,6 +8,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -36,10 +37,17 @@ def interleaved_medians(functions: dict[str, Callable[[], None]], repeats: int, 
     return {name: statistics.median(values) for name, values in interleaved_times(functions, repeats, warmup).items()}
 
 
-def run_with_peak_rss(command: list[str], interval: float = 0.02, **kwargs) -> tuple[float, float]:
-    """Run ``command``; return (seconds, peak MiB of the summed RSS of it and its children)."""
+@dataclass
+class Run:
+    seconds: float  # wall time of the whole process, start-up included
+    peak_mib: float  # the summed RSS of it and its children, sampled
+    stdout: str
+
+
+def run_with_peak_rss(command: list[str], interval: float = 0.02, **kwargs) -> Run:
+    """Run ``command``; its wall time, peak memory (its process tree's summed RSS) and output."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
     handle = psutil.Process(process.pid)
     peak = 0
     done = threading.Event()
@@ -56,12 +64,12 @@ def run_with_peak_rss(command: list[str], interval: float = 0.02, **kwargs) -> t
 
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
-    _, stderr = process.communicate()
+    stdout, stderr = process.communicate()
     done.set()
     thread.join()
     if process.returncode != 0:
-        raise RuntimeError(f"{command[:3]} failed: {stderr.decode()[-2000:]}")
-    return time.perf_counter() - start, peak / 2**20
+        raise RuntimeError(f"{command[:3]} failed: {stderr[-2000:]}")
+    return Run(time.perf_counter() - start, peak / 2**20, stdout)
 
 
 def report(figures: dict) -> None:

@@ -42,11 +42,11 @@ def main() -> None:
     with TemporaryDirectory() as tmp:
         path, records = write_big_json(Path(tmp), target)
         size_mib = path.stat().st_size / 2**20
-        ours_s, ours_rss = _util.run_with_peak_rss(
+        ours = _util.run_with_peak_rss(
             [sys.executable, str(_util.REPO / "dataset_scripts" / "coco_ab.py"), "--json", str(path),
              "--output", str(Path(tmp) / "out"), "--num-workers", "2"])
-        plain_s, plain_rss = _util.run_with_peak_rss(
-            [sys.executable, "-c", f"import json; json.load(open({str(path)!r}))"])
+        plain = _util.run_with_peak_rss([sys.executable, "-c", f"import json; json.load(open({str(path)!r}))"])
+    ours_s, ours_rss, plain_s, plain_rss = ours.seconds, ours.peak_mib, plain.seconds, plain.peak_mib
     print(f"{size_mib:.0f} MiB, {records:,} records: ours {ours_rss:.0f} MiB in {ours_s:.0f} s; "
           f"json.load {plain_rss:.0f} MiB in {plain_s:.0f} s", flush=True)
     _util.report({"coco_rss_mib": round(ours_rss, 1), "json_load_rss_mib": round(plain_rss, 1),

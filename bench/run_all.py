@@ -56,14 +56,23 @@ def table(figures: dict) -> list[str]:
          f"{f['loader']['plain_uint8_samples_per_second']:.0f} samples/s; whole input path "
          f"{f['loader']['uint8_samples_per_second'] / f['loader']['samples_per_second']:.2f}x the float one)",
          "≥ 0.99x", f["loader"]["uint8_ratio"] >= 0.99),
-        ("ImageNet-AB ingest, whole conversion / published loader's parse",
-         f"{f['ingest_ratio']:.2f}x ({f['ingest']['records_per_second']:,} vs {f['ingest']['published_records_per_second']:,} records/s)",
-         "≥ 1.5x", f["ingest_ratio"] >= 1.5),
-        ("Projected full release (1,281,167 XML files)", f"{f['ingest']['projected_full_release_seconds']:.0f} s",
-         "≤ 180 s", f["ingest"]["projected_full_release_seconds"] <= 180),
-        (f"Ingest peak RSS, {f['ingest']['records_large']:,} vs {f['ingest']['records_small']:,} records",
+        ("ImageNet-AB ingest from the `.tar.gz`, whole conversion (2 cores) / published loader's parse (1 core)",
+         f"{f['ingest_tar_ratio']:.2f}x ({f['ingest']['tar_records_per_second']:,} vs "
+         f"{f['ingest']['published_records_per_second']:,} records/s; spread {f['ingest']['spread']['tar']:.2f})",
+         "≥ 2.0x", f["ingest_tar_ratio"] >= 2.0),
+        ("ImageNet-AB ingest from a folder, the same",
+         f"{f['ingest_ratio']:.2f}x ({f['ingest']['records_per_second']:,} records/s; spread "
+         f"{f['ingest']['spread']['folder']:.2f})", "≥ 2.0x", f["ingest_ratio"] >= 2.0),
+        ("Projected full release from the `.tar.gz` (1,281,167 XML files, 2 cores)",
+         f"{f['projected_full_release_seconds']:.0f} s", "≤ 45 s", f["projected_full_release_seconds"] <= 45),
+        (f"Ingest peak RSS from the `.tar.gz`, {f['ingest']['records_large']:,} vs {f['ingest']['records_small']:,} records",
          f"{f['ingest_rss_growth']:.3f}x ({f['ingest']['rss_mib_small']:.0f} → {f['ingest_rss_mib']:.0f} MiB)",
          "≤ 1.2x and < 1 GiB", f["ingest_rss_growth"] <= 1.2 and f["ingest_rss_mib"] < 1024),
+        (f"Ingest peak RSS with `--images`, {f['ingest']['images_large']:,} vs {f['ingest']['images_small']:,} images "
+         f"(~{f['ingest']['jpeg_kb']:.0f} KB JPEGs)",
+         f"{f['ingest_images_rss_growth']:.3f}x ({f['ingest']['images_rss_mib_small']:.0f} → "
+         f"{f['ingest_images_rss_mib']:.0f} MiB)", "≤ 1.2x and ≤ 1024 MiB",
+         f["ingest_images_rss_growth"] <= 1.2 and f["ingest_images_rss_mib"] <= 1024),
         (f"COCO-AB conversion peak RSS ({f['coco']['file_mib']:.0f} MiB JSON)", f"{f['coco_rss_mib']:.0f} MiB",
          "≤ 512 MiB", f["coco_rss_mib"] <= 512),
         ("Plain `json.load` of the same file", f"{f['json_load_rss_mib']:.0f} MiB", "(reference)", None),
@@ -83,9 +92,13 @@ def main() -> None:
     figures = {
         "train_step_ratio": results["train_step"]["ratio"],
         "loader_ratio": results["loader"]["ratio"],
+        "ingest_tar_ratio": results["ingest"]["tar_ratio"],
         "ingest_ratio": results["ingest"]["ratio"],
+        "projected_full_release_seconds": results["ingest"]["projected_full_release_seconds"],
         "ingest_rss_growth": results["ingest"]["rss_growth"],
         "ingest_rss_mib": results["ingest"]["rss_mib_large"],
+        "ingest_images_rss_growth": results["ingest"]["images_rss_growth"],
+        "ingest_images_rss_mib": results["ingest"]["images_rss_mib_large"],
         "coco_rss_mib": results["coco_memory"]["coco_rss_mib"],
         "json_load_rss_mib": results["coco_memory"]["json_load_rss_mib"],
         "demo_seconds": results["demo_time"]["demo_seconds"],
