@@ -42,22 +42,28 @@ class Run:
     seconds: float  # wall time of the whole process, start-up included
     peak_mib: float  # the summed RSS of it and its children, sampled
     stdout: str
+    #: the summed PSS (each page shared by n processes counts 1/n: forked workers share the main
+    #: process's imports), sampled; with ``pss=True`` only
+    peak_pss_mib: float | None = None
 
 
-def run_with_peak_rss(command: list[str], interval: float = 0.02, **kwargs) -> Run:
-    """Run ``command``; its wall time, peak memory (its process tree's summed RSS) and output."""
+def run_with_peak_rss(command: list[str], interval: float = 0.02, pss: bool = False, **kwargs) -> Run:
+    """Run ``command``; its wall time, peak memory (its process tree's summed RSS, and summed PSS
+    when ``pss``: reading it costs CPU, so not in timed runs) and output."""
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
     handle = psutil.Process(process.pid)
-    peak = 0
+    peak = peak_pss = 0
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, peak_pss
         while not done.is_set():
             try:
-                total = handle.memory_info().rss + sum(c.memory_info().rss for c in handle.children(recursive=True))
-                peak = max(peak, total)
+                processes = [handle, *handle.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in processes))
+                if pss:
+                    peak_pss = max(peak_pss, sum(p.memory_full_info().pss for p in processes))
             except psutil.Error:
                 pass
             time.sleep(interval)
@@ -69,7 +75,7 @@ def run_with_peak_rss(command: list[str], interval: float = 0.02, **kwargs) -> R
     thread.join()
     if process.returncode != 0:
         raise RuntimeError(f"{command[:3]} failed: {stderr[-2000:]}")
-    return Run(time.perf_counter() - start, peak / 2**20, stdout)
+    return Run(time.perf_counter() - start, peak / 2**20, stdout, peak_pss / 2**20 if pss else None)
 
 
 def report(figures: dict) -> None:

@@ -8,8 +8,10 @@ in this process on the same files, their bytes already in memory (the most favou
 their side: no file reads). The files are sized like the release's (a few sessions, ~40 trace
 points each). Rounds alternate the three, several times; medians (and minima) reported.
 
-Memory: the peak RSS of the whole process tree (main process and workers, summed), converting
-the tarball at two sizes, and converting with ``--images`` (ImageNet-sized JPEGs) at two sizes.
+Memory: the peak of the whole process tree (main process and workers), as summed RSS and as
+summed PSS (the workers are forked and share the main process's ~150 MB of imported libraries,
+which summed RSS counts three times), converting the tarball at two sizes, and converting with
+``--images`` (ImageNet-sized JPEGs) at two sizes, in runs of their own (not the timed ones).
 """
 
 from __future__ import annotations
@@ -65,11 +67,12 @@ def published_parse(files: list[bytes]) -> int:
     return targets
 
 
-def convert(xml: Path, output: Path, images: Path | None = None) -> _util.Run:
-    """One conversion in a child process that times itself (see ``--child``)."""
+def convert(xml: Path, output: Path, images: Path | None = None, memory: bool = False) -> _util.Run:
+    """One conversion in a child process that times itself (see ``--child``); ``memory``: sample
+    PSS too (not in timed runs: reading it costs CPU)."""
     command = [sys.executable, __file__, "--child", "--xml", str(xml), "--output", str(output), "--overwrite",
                "--num-workers", "2", *(["--images", str(images)] if images else [])]
-    return _util.run_with_peak_rss(command)
+    return _util.run_with_peak_rss(command, pss=memory)
 
 
 def child_seconds(run: _util.Run) -> float:
@@ -131,14 +134,12 @@ def main() -> None:
         ours_tar = [records / child_seconds(run) for run in tar_runs]
         ours_folder = [records / child_seconds(run) for run in folder_runs]
         _, small_tarball, _ = write_inputs(tmp / "small", small)
-        rss_small = convert(small_tarball, tmp / "out").peak_mib
-        rss_large = max(run.peak_mib for run in tar_runs)
-
-        image_rss = {}
+        memory = {"small": convert(small_tarball, tmp / "out", memory=True),
+                  "large": convert(tarball, tmp / "out", memory=True)}
         for count in (images_small, images_large):
             xml_folder, _, _ = write_inputs(tmp / f"images{count}", count, seed=1)
             image_tree = write_images(tmp / f"images{count}", xml_folder)
-            image_rss[count] = convert(xml_folder, tmp / "out_images", images=image_tree).peak_mib
+            memory[f"images_{count}"] = convert(xml_folder, tmp / "out_images", images=image_tree, memory=True)
             jpeg_kb = sum(p.stat().st_size for p in (tmp / f"images{count}" / "pool").iterdir()) / 48 / 1e3
 
     from luab_hf.byproducts import imagenet_ab
@@ -157,13 +158,14 @@ def main() -> None:
         "xml_bytes_per_file": round(sum(map(len, files)) / records),
         "trace_points_per_file": round(sum(f.count(b"<mouseTracking>") for f in files) / records, 1),
         "scanner": "compiled" if imagenet_ab._scan is not None else "lxml only",
-        "rss_mib_small": round(rss_small, 1), "rss_mib_large": round(rss_large, 1),
-        "rss_growth": round(rss_large / rss_small, 3), "records_small": small, "records_large": records,
-        "images_rss_mib_small": round(image_rss[images_small], 1),
-        "images_rss_mib_large": round(image_rss[images_large], 1),
-        "images_rss_growth": round(image_rss[images_large] / image_rss[images_small], 3),
+        "records_small": small, "records_large": records,
         "images_small": images_small, "images_large": images_large, "jpeg_kb": round(jpeg_kb, 1),
     }
+    for prefix, low, high in (("", "small", "large"), ("images_", f"images_{images_small}", f"images_{images_large}")):
+        for measure, unit in (("rss", "peak_mib"), ("pss", "peak_pss_mib")):
+            small_mib, large_mib = getattr(memory[low], unit), getattr(memory[high], unit)
+            figures |= {f"{prefix}{measure}_mib_small": round(small_mib, 1), f"{prefix}{measure}_mib_large": round(large_mib, 1),
+                        f"{prefix}{measure}_growth": round(large_mib / small_mib, 3)}
     print(f"published parse {figures['published_records_per_second']:,} records/s; ours from .tar.gz "
           f"{figures['tar_records_per_second']:,} ({figures['tar_ratio']}x), from a folder "
           f"{figures['records_per_second']:,} ({figures['ratio']}x); full release ~"

@@ -14,9 +14,9 @@ EXPECTED = {
     "train_step": {"vit_ratio", "resnet_ratio"},
     "loader": {"samples_per_second", "plain_samples_per_second"},
     "ingest": {"tar_ratio", "records_per_second", "tar_records_per_second", "published_records_per_second",
-               "rss_growth", "rss_mib_large", "images_rss_growth", "images_rss_mib_large",
+               "rss_growth", "rss_mib_large", "pss_mib_large", "images_rss_growth", "images_rss_mib_large",
                "projected_full_release_seconds"},
-    "coco_memory": {"coco_rss_mib", "json_load_rss_mib"},
+    "coco_memory": {"coco_rss_mib", "coco_pss_mib", "json_load_rss_mib"},
     "demo_time": {"demo_seconds"},
 }
 

@@ -644,7 +644,7 @@ static PyObject *record(PyObject *filename, PyObject *folder, PyObject *annotati
     row = Py_BuildValue("(NO)", row, needs_json(annotations, raw) ? Py_True : Py_False); /* N: takes row */
 done:
     Py_DECREF(clicks);
-    Py_DECREF(point);
+    Py_XDECREF(point);
     return row;
 }
 

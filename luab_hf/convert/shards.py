@@ -179,8 +179,9 @@ class _ShardTask:
     total: int
     segments: list[tuple[int, int, int]]
     files: list[Path]
-    offsets: np.ndarray  # [len(files), BUCKETS + 1]: where each bucket starts in each staged file
-    staged_bytes: np.ndarray  # [BUCKETS]: staged bytes of each bucket, all files together
+    first_bucket: int  # the shard's buckets are first_bucket, first_bucket + 1, ...
+    offsets: np.ndarray  # [len(files), buckets + 1]: where each of its buckets starts in each staged file
+    staged_bytes: np.ndarray  # [buckets]: staged bytes of each of its buckets, all files together
     outputs: dict[str, tuple[Path, pa.Schema]]  # config -> (folder, schema)
     split: str
 
@@ -191,7 +192,7 @@ def _runs(task: _ShardTask) -> Iterator[list[tuple[int, int, int]]]:
     run: list[tuple[int, int, int]] = []
     size = 0.0
     for segment in task.segments:
-        nbytes = float(task.staged_bytes[segment[0]])
+        nbytes = float(task.staged_bytes[segment[0] - task.first_bucket])
         if run and size + nbytes > RUN_BYTES:
             yield run
             run, size = [], 0.0
@@ -236,8 +237,9 @@ def _run_rows(task: _ShardTask, staged: _StagedFiles, first: int, last: int) -> 
     """Every staged row of buckets ``first``..``last``, in key order, repeated image ids dropped
     (first kept). The buckets are one contiguous slice of each sorted staged file."""
     copies, pieces, files = [], [], []
+    first, last = first - task.first_bucket, last - task.first_bucket
     for index, (table, offsets) in enumerate(zip(staged.tables, task.offsets)):
-        start, stop = offsets[first], offsets[last + 1]
+        start, stop = int(offsets[first]), int(offsets[last + 1])
         if stop > start:
             pieces.append(table.slice(start, stop - start))
             files.append(index)
@@ -403,7 +405,10 @@ def write_split(convert: Callable[[Any], ChunkResult], chunks: Iterable[Any], jo
                     counts[bucket_of(row_key(seed, image_id))] -= 1  # dropped when the shard is written
                 seen.add(image_id)
             files.append(staged.path)
-            offsets.append(np.concatenate([[0], np.cumsum(staged.counts)]))
+            # where each bucket starts, in the smallest type that holds the chunk's rows (a release
+            # stages thousands of chunks)
+            starts = np.concatenate([[0], np.cumsum(staged.counts)])
+            offsets.append(starts.astype(np.min_scalar_type(starts[-1])))
             counts += staged.counts
             sizes += staged.sizes
             staged_bytes += staged.staged_bytes
@@ -412,15 +417,18 @@ def write_split(convert: Callable[[Any], ChunkResult], chunks: Iterable[Any], jo
         for config, features in configs.items():
             (staging / "data" / config).mkdir(parents=True, exist_ok=True)
             outputs[config] = (staging / "data" / config, features.arrow_schema)
-        offset_table = np.array(offsets, dtype=np.int64).reshape(len(files), BUCKETS + 1)
-        shard_tasks = []
-        per_bucket = np.diff(offset_table, axis=1)  # [files, BUCKETS]: rows of each bucket in each file
-        for index, segments in enumerate(plan):
-            used = sorted({bucket for bucket, _, _ in segments})
-            keep = np.flatnonzero(per_bucket[:, used].any(axis=1))  # the staged files holding any of its rows
-            shard_tasks.append(_ShardTask(index, len(plan), segments, [files[i] for i in keep], offset_table[keep],
-                                          staged_bytes, outputs, split))
-        written = sum(parallel_map(_write_shard, shard_tasks, workers, None))
+        offset_table = np.array(offsets).reshape(len(files), BUCKETS + 1)
+        del offsets
+
+        def shard_tasks() -> Iterator[_ShardTask]:  # built as the pool takes them: each carries its buckets only
+            for index, segments in enumerate(plan):
+                first, last = segments[0][0], segments[-1][0]
+                span = offset_table[:, first:last + 2]
+                keep = np.flatnonzero(span[:, -1] > span[:, 0])  # the staged files holding any of its rows
+                yield _ShardTask(index, len(plan), segments, [files[i] for i in keep], first, span[keep],
+                                 staged_bytes[first:last + 1], outputs, split)
+
+        written = sum(parallel_map(_write_shard, shard_tasks(), workers, None))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return SplitResult(records, dict.fromkeys(configs, written), counters)
