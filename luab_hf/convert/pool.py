@@ -13,7 +13,7 @@ from typing import Any
 
 from .records import ConversionError
 
-__all__ = ["WorkerDied", "chunked", "current_job", "parallel_map"]
+__all__ = ["WorkerDied", "WorkerPool", "chunked", "current_job", "parallel_map", "worker_pool"]
 
 _JOB: Any = None
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -50,34 +50,70 @@ def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 IN_FLIGHT_PER_WORKER = 2
 
 
-def parallel_map(func: Callable[[Any], Any], chunks: Iterable[Any], workers: int, job: Any) -> Iterator[Any]:
-    """``map(func, chunks)`` in order, over ``workers`` processes (in this one when 1); ``func``
-    reads the shared, read-only ``job`` through :func:`current_job`.
+class WorkerPool:
+    """Worker processes that run one map after another (a split's stage and write passes): the
+    workers are forked once, before the main process's bookkeeping grows, so what they inherit
+    from it stays that of a fresh converter, however large the input."""
 
-    Order is kept, so the output is the same whatever the number of workers. At most
-    ``IN_FLIGHT_PER_WORKER * workers`` chunks are out at once, so memory stays flat however
-    slowly the caller takes the results.
-    """
+    def __init__(self, pool: Any, workers: int, stop: list[int]) -> None:
+        self._pool, self._workers, self._signals = pool, workers, stop
+        self._closing: list[threading.Event] = []
+
+    def map(self, func: Callable[[Any], Any], chunks: Iterable[Any]) -> Iterator[Any]:
+        """``map(func, chunks)`` in order. At most ``IN_FLIGHT_PER_WORKER * workers`` chunks are out
+        at once, so memory stays flat however slowly the caller takes the results."""
+        if self._pool is None:
+            yield from map(func, chunks)
+            return
+        failures: list[BaseException] = []
+        slots = threading.Semaphore(IN_FLIGHT_PER_WORKER * self._workers)
+        closing = threading.Event()
+        self._closing.append(closing)
+
+        def guarded() -> Iterator[Any]:
+            # Pool.imap reads the input in a helper thread, where an exception (a truncated input
+            # file) would hang the pool; catch it there and raise it here after the good chunks.
+            try:
+                for chunk in chunks:
+                    while not slots.acquire(timeout=0.1):  # a free slot, or the pool is going away
+                        if closing.is_set():
+                            return
+                    yield chunk
+            except Exception as error:
+                failures.append(error)
+
+        try:
+            for item in _drain(self._pool.imap(func, guarded(), chunksize=1), self._signals, self._pool):
+                slots.release()
+                yield item
+        except BaseException:
+            self.close(failed=True)
+            raise
+        closing.set()
+        if failures:
+            raise failures[0]
+
+    def close(self, failed: bool) -> None:
+        """End the workers; ``failed``: without ever waiting on them forever (see :func:`_stop`)."""
+        for closing in self._closing:
+            closing.set()
+        if self._pool is None:
+            return
+        if failed:
+            _stop(self._pool)
+        else:
+            self._pool.terminate()
+
+
+@contextmanager
+def worker_pool(workers: int, job: Any) -> Iterator[WorkerPool]:
+    """A :class:`WorkerPool` of ``workers`` processes (or this one, when 1) whose tasks read the
+    shared, read-only ``job`` through :func:`current_job`. Order is kept, so the output is the
+    same whatever the number of workers."""
     if workers <= 1:
         _set_job(job)
-        yield from map(func, chunks)
+        yield WorkerPool(None, 1, [])
         return
-    failures: list[BaseException] = []
-    slots = threading.Semaphore(IN_FLIGHT_PER_WORKER * workers)
-    closing = threading.Event()
-
-    def guarded() -> Iterator[Any]:
-        # Pool.imap reads the input in a helper thread, where an exception (a truncated input
-        # file) would hang the pool; catch it there and raise it here after the good chunks.
-        try:
-            for chunk in chunks:
-                while not slots.acquire(timeout=0.1):  # a free slot, or the pool is going away
-                    if closing.is_set():
-                        return
-                yield chunk
-        except Exception as error:
-            failures.append(error)
-
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     with _signals_as_flags() as stop:
         # Workers (and the pool's threads, which fork replacements) start with the two signals
@@ -85,21 +121,21 @@ def parallel_map(func: Callable[[Any], Any], chunks: Iterable[Any], workers: int
         # its fork still dies of the pool's SIGTERM instead of running an inherited handler.
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         try:
-            pool = context.Pool(workers, initializer=_init_worker, initargs=(job,))
+            pool = WorkerPool(context.Pool(workers, initializer=_init_worker, initargs=(job,)), workers, stop)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         try:
-            for item in _drain(pool.imap(func, guarded(), chunksize=1), stop, pool):
-                slots.release()
-                yield item
+            yield pool
         except BaseException:
-            closing.set()
-            _stop(pool)
+            pool.close(failed=True)
             raise
-        closing.set()
-        pool.terminate()
-    if failures:
-        raise failures[0]
+        pool.close(failed=False)
+
+
+def parallel_map(func: Callable[[Any], Any], chunks: Iterable[Any], workers: int, job: Any) -> Iterator[Any]:
+    """One map over a pool of its own: see :func:`worker_pool` and :meth:`WorkerPool.map`."""
+    with worker_pool(workers, job) as pool:
+        yield from pool.map(func, chunks)
 
 
 class WorkerDied(ConversionError):

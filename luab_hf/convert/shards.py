@@ -41,7 +41,7 @@ import pyarrow.parquet as pq
 from datasets import Features
 from tqdm.auto import tqdm
 
-from .pool import parallel_map
+from .pool import worker_pool
 
 #: Key buckets (the key's top 12 bits): small enough that one bucket of a full release with its
 #: images (~35 MB) is read at once, many enough that shards cut close to their size.
@@ -386,49 +386,50 @@ def write_split(convert: Callable[[Any], ChunkResult], chunks: Iterable[Any], jo
     folder = staging / f".rows-{split}"
     folder.mkdir()
     try:
-        tasks = (_StageTask(convert, index, chunk, folder, seed) for index, chunk in enumerate(chunks))
-        files, offsets = [], []
-        counts = np.zeros(BUCKETS, dtype=np.int64)
-        sizes = np.zeros(BUCKETS, dtype=np.float64)
-        staged_bytes = np.zeros(BUCKETS, dtype=np.float64)
-        records, counters = 0, {}
-        for staged in parallel_map(_stage, tasks, workers, job):
-            records += len(staged.names)
-            for name, value in staged.counters.items():
-                counters[name] = counters.get(name, 0) + value
-            bar.update(len(staged.names))
-            for source, reason in staged.errors:
-                skips.add(source, reason)
-            for image_id, name in zip(staged.image_ids, staged.sources):
-                if image_id in seen:
-                    skips.add(name, f"duplicate image_id {image_id!r}: an earlier record has the same id")
-                    counts[bucket_of(row_key(seed, image_id))] -= 1  # dropped when the shard is written
-                seen.add(image_id)
-            files.append(staged.path)
-            # where each bucket starts, in the smallest type that holds the chunk's rows (a release
-            # stages thousands of chunks)
-            starts = np.concatenate([[0], np.cumsum(staged.counts)])
-            offsets.append(starts.astype(np.min_scalar_type(starts[-1])))
-            counts += staged.counts
-            sizes += staged.sizes
-            staged_bytes += staged.staged_bytes
-        plan = plan_shards(counts, sizes, shard_size)
-        outputs = {}
-        for config, features in configs.items():
-            (staging / "data" / config).mkdir(parents=True, exist_ok=True)
-            outputs[config] = (staging / "data" / config, features.arrow_schema)
-        offset_table = np.array(offsets).reshape(len(files), BUCKETS + 1)
-        del offsets
+        with worker_pool(workers, job) as pool:  # one pool, forked once, for both passes
+            tasks = (_StageTask(convert, index, chunk, folder, seed) for index, chunk in enumerate(chunks))
+            files, offsets = [], []
+            counts = np.zeros(BUCKETS, dtype=np.int64)
+            sizes = np.zeros(BUCKETS, dtype=np.float64)
+            staged_bytes = np.zeros(BUCKETS, dtype=np.float64)
+            records, counters = 0, {}
+            for staged in pool.map(_stage, tasks):
+                records += len(staged.names)
+                for name, value in staged.counters.items():
+                    counters[name] = counters.get(name, 0) + value
+                bar.update(len(staged.names))
+                for source, reason in staged.errors:
+                    skips.add(source, reason)
+                for image_id, name in zip(staged.image_ids, staged.sources):
+                    if image_id in seen:
+                        skips.add(name, f"duplicate image_id {image_id!r}: an earlier record has the same id")
+                        counts[bucket_of(row_key(seed, image_id))] -= 1  # dropped when the shard is written
+                    seen.add(image_id)
+                files.append(staged.path)
+                # where each bucket starts, in the smallest type that holds the chunk's rows (a release
+                # stages thousands of chunks)
+                starts = np.concatenate([[0], np.cumsum(staged.counts)])
+                offsets.append(starts.astype(np.min_scalar_type(starts[-1])))
+                counts += staged.counts
+                sizes += staged.sizes
+                staged_bytes += staged.staged_bytes
+            plan = plan_shards(counts, sizes, shard_size)
+            outputs = {}
+            for config, features in configs.items():
+                (staging / "data" / config).mkdir(parents=True, exist_ok=True)
+                outputs[config] = (staging / "data" / config, features.arrow_schema)
+            offset_table = np.array(offsets).reshape(len(files), BUCKETS + 1)
+            del offsets
 
-        def shard_tasks() -> Iterator[_ShardTask]:  # built as the pool takes them: each carries its buckets only
-            for index, segments in enumerate(plan):
-                first, last = segments[0][0], segments[-1][0]
-                span = offset_table[:, first:last + 2]
-                keep = np.flatnonzero(span[:, -1] > span[:, 0])  # the staged files holding any of its rows
-                yield _ShardTask(index, len(plan), segments, [files[i] for i in keep], first, span[keep],
-                                 staged_bytes[first:last + 1], outputs, split)
+            def shard_tasks() -> Iterator[_ShardTask]:  # built as the pool takes them: each carries its buckets only
+                for index, segments in enumerate(plan):
+                    first, last = segments[0][0], segments[-1][0]
+                    span = offset_table[:, first:last + 2]
+                    keep = np.flatnonzero(span[:, -1] > span[:, 0])  # the staged files holding any of its rows
+                    yield _ShardTask(index, len(plan), segments, [files[i] for i in keep], first, span[keep],
+                                     staged_bytes[first:last + 1], outputs, split)
 
-        written = sum(parallel_map(_write_shard, shard_tasks(), workers, None))
+            written = sum(pool.map(_write_shard, shard_tasks()))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return SplitResult(records, dict.fromkeys(configs, written), counters)
