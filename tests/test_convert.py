@@ -58,17 +58,23 @@ def test_tarball_and_folder_give_the_same_shards_in_a_seeded_class_mixed_order(i
 
 
 def test_shards_are_the_same_however_the_write_pass_is_cut(imagenet_release, tmp_path, monkeypatch):
-    """Many staged chunks, runs of one bucket, two staged files copied out at a time, with images
-    (and a repeated id across chunks, dropped): the same shards as one run over one chunk."""
+    """Many staged chunks merged two at a time over three levels, runs of one bucket, two staged
+    files copied out at a time, with images (and a repeated id across chunks, dropped): the same
+    shards as one run over one chunk."""
     release = Path(shutil.copytree(imagenet_release, tmp_path / "release"))
     first = sorted((release / "train_xml").rglob("*.xml"))[0]
     shutil.copy(first, first.parent.parent / sorted(p.name for p in (release / "train_xml").iterdir())[-1] / first.name)
     options = ("--images", str(release), "--shard-size", "5", "--skip-invalid", "--num-workers", "2")
     assert _imagenet(release, tmp_path / "whole", *options) == 0
     monkeypatch.setattr(imagenet_ab, "IMAGE_CHUNK", 3)
+    original = shards._merge_tasks
     monkeypatch.setattr(shards, "RUN_BYTES", 1)
     monkeypatch.setattr(shards, "_FILES_AT_ONCE", 2)
+    monkeypatch.setattr(shards, "FAN_IN", 2)
+    merges = []
+    monkeypatch.setattr(shards, "_merge_tasks", lambda *args: merges.append(args[2]) or original(*args))
     assert _imagenet(release, tmp_path / "cut", *options) == 0
+    assert [len(files) for files in merges] == [9, 5, 3]  # 25 records in chunks of 3 -> 9 -> 5 -> 3 -> 2 files
     for config in ("default", "byproducts"):
         whole, cut = _tables(tmp_path / "whole", config), _tables(tmp_path / "cut", config)
         assert list(whole) == list(cut) and len(whole) == 5
