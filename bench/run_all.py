@@ -63,13 +63,17 @@ def table(figures: dict) -> list[str]:
         ("ImageNet-AB ingest from a folder, the same",
          f"{f['ingest_ratio']:.2f}x ({f['ingest']['records_per_second']:,} records/s; spread "
          f"{f['ingest']['spread']['folder']:.2f})", "≥ 2.0x", f["ingest_ratio"] >= 2.0),
-        ("Projected full release from the `.tar.gz` (1,281,167 XML files, 2 cores)",
-         f"{f['projected_full_release_seconds']:.0f} s", "≤ 45 s", f["projected_full_release_seconds"] <= 45),
+        (f"Full release from the `.tar.gz` (1,281,167 XML files, 2 cores): one run at "
+         f"{f['ingest']['release_size_records']:,} files",
+         f"{f['projected_full_release_seconds']:.0f} s (the {f['ingest']['records']:,}-file rate would say "
+         f"{f['ingest']['linear_projection_seconds']:.0f} s)", "≤ 45 s", f["projected_full_release_seconds"] <= 45),
         (f"Ingest peak memory from the `.tar.gz`, {f['ingest']['records_large']:,} vs {f['ingest']['records_small']:,} "
          "records: summed RSS (summed PSS)",
          f"{f['ingest_rss_growth']:.3f}x ({f['ingest']['rss_mib_small']:.0f} → {f['ingest_rss_mib']:.0f} MiB; PSS "
          f"{f['ingest']['pss_mib_small']:.0f} → {f['ingest']['pss_mib_large']:.0f} MiB)",
          "≤ 1.2x and < 1 GiB", f["ingest_rss_growth"] <= 1.2 and f["ingest_rss_mib"] < 1024),
+        (f"Ingest peak memory at the full release's size ({f['ingest']['release_size_records']:,} records from the "
+         "`.tar.gz`): summed RSS", f"{f['ingest_release_rss_mib']:.0f} MiB", "< 1 GiB", f["ingest_release_rss_mib"] < 1024),
         (f"Ingest peak memory with `--images`, {f['ingest']['images_large']:,} vs {f['ingest']['images_small']:,} images "
          f"(~{f['ingest']['jpeg_kb']:.0f} KB JPEGs): summed RSS (summed PSS)",
          f"{f['ingest_images_rss_growth']:.3f}x ({f['ingest']['images_rss_mib_small']:.0f} → "
@@ -101,6 +105,7 @@ def main() -> None:
         "projected_full_release_seconds": results["ingest"]["projected_full_release_seconds"],
         "ingest_rss_growth": results["ingest"]["rss_growth"],
         "ingest_rss_mib": results["ingest"]["rss_mib_large"],
+        "ingest_release_rss_mib": results["ingest"]["release_size_rss_mib"],
         "ingest_images_rss_growth": results["ingest"]["images_rss_growth"],
         "ingest_images_rss_mib": results["ingest"]["images_rss_mib_large"],
         "coco_rss_mib": results["coco_memory"]["coco_rss_mib"],

@@ -7,7 +7,7 @@ contiguous stretch of rows then mixes classes as a global shuffle does, and a ta
 holding the same records give the same shards, whatever their member order, chunking or number
 of workers.
 
-It takes two passes, both in the worker pool (the main process only coordinates):
+It takes two passes, both in one worker pool (the main process only coordinates):
 
 1. **stage**: a worker converts a chunk of input records into an Arrow table, sorts it by key and
    writes it as one uncompressed Arrow IPC file under ``.rows-<split>/``; it returns, per key bucket (the
@@ -19,7 +19,9 @@ It takes two passes, both in the worker pool (the main process only coordinates)
    memory map opened once per shard. It merges them in key order, drops repeated image ids (the first in input order
    stays, as the main process logged) and writes ``data/<config>/<split>-0000i-of-0000n.parquet``,
    row groups of at most :data:`MAX_ROW_GROUP_BYTES`, images stored as they are (JPEG does not
-   compress), everything else zstd.
+   compress), everything else zstd. When more than :data:`FAN_IN` files were staged, they are
+   first merged in groups into fewer sorted files (as often as needed), so a shard never reads
+   from more than that many.
 """
 
 from __future__ import annotations
