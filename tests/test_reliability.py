@@ -240,6 +240,40 @@ def test_the_pool_keeps_memory_flat_behind_a_slow_writer():
     assert peak - start < 100, (start, peak)
 
 
+def _worker_pid(index: int) -> int:
+    return os.getpid()
+
+
+def test_a_split_s_two_passes_run_in_the_same_workers():
+    """The write pass runs in the workers the stage pass forked (so they do not inherit what the
+    main process gathered in between); a failing map stops the pool for good."""
+    from luab_hf.convert.pool import worker_pool
+
+    with worker_pool(2, None) as pool:
+        stage = set(pool.map(_worker_pid, range(40)))
+        write = set(pool.map(_worker_pid, range(40)))
+    assert stage == write and len(stage) == 2 and os.getpid() not in stage
+
+    def failing():
+        yield 1
+        raise OSError("unexpected end of data")
+
+    seen = []
+    with pytest.raises(OSError, match="unexpected end"), worker_pool(2, None) as pool:
+        seen.extend(pool.map(_worker_pid, failing()))
+    assert len(seen) == 1
+    time.sleep(0.5)
+    assert not any(_alive(pid) for pid in stage | set(seen))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] != "Z"
+
+
 def test_a_worker_killed_mid_run_stops_the_conversion_with_a_clear_message(tmp_path):
     """SIGKILL to one worker (as the OOM killer does): the pool would wait forever for its chunk;
     instead the conversion stops, says so, and leaves no output."""
