@@ -241,6 +241,7 @@ def test_the_pool_keeps_memory_flat_behind_a_slow_writer():
 
 
 def _worker_pid(index: int) -> int:
+    time.sleep(0.02)  # long enough that both workers take tasks
     return os.getpid()
 
 
@@ -252,7 +253,7 @@ def test_a_split_s_two_passes_run_in_the_same_workers():
     with worker_pool(2, None) as pool:
         stage = set(pool.map(_worker_pid, range(40)))
         write = set(pool.map(_worker_pid, range(40)))
-    assert stage == write and len(stage) == 2 and os.getpid() not in stage
+    assert len(stage) == 2 and write <= stage and os.getpid() not in stage
 
     def failing():
         yield 1

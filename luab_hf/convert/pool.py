@@ -7,6 +7,7 @@ import multiprocessing
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -57,6 +58,8 @@ class WorkerPool:
 
     def __init__(self, pool: Any, workers: int, stop: list[int]) -> None:
         self._pool, self._workers, self._signals = pool, workers, stop
+        #: the worker processes as the pool started: a death even between two maps stops the next
+        self._processes = {process.pid: process for process in pool._pool} if pool is not None else {}
         self._closing: list[threading.Event] = []
 
     def map(self, func: Callable[[Any], Any], chunks: Iterable[Any]) -> Iterator[Any]:
@@ -83,7 +86,8 @@ class WorkerPool:
                 failures.append(error)
 
         try:
-            for item in _drain(self._pool.imap(func, guarded(), chunksize=1), self._signals, self._pool):
+            for item in _drain(self._pool.imap(func, guarded(), chunksize=1), self._signals, self._pool,
+                               self._processes):
                 slots.release()
                 yield item
         except BaseException:
@@ -142,14 +146,14 @@ class WorkerDied(ConversionError):
     """A worker process ended while the pool ran (killed, out of memory): its chunk is lost."""
 
 
-def _drain(results: Iterator[Any], stop: list[int], pool: Any) -> Iterator[Any]:
+def _drain(results: Iterator[Any], stop: list[int], pool: Any, workers: dict[int, Any]) -> Iterator[Any]:
     """The pool's results in order. Ctrl-C / SIGTERM only set a flag while the pool runs, read here
     between chunks: an interrupt raised inside the pool's own locking could deadlock its exit.
 
     ``Pool`` replaces a worker that dies and never returns the chunk it held, so a dead worker
-    would leave this waiting forever: its workers are watched, and any change stops the run.
+    would leave this waiting forever: ``workers`` (pid -> process, as the pool started) are
+    watched, and any change stops the run.
     """
-    workers = {process.pid: process for process in pool._pool}
     while True:
         if stop:
             raise KeyboardInterrupt
@@ -158,14 +162,24 @@ def _drain(results: Iterator[Any], stop: list[int], pool: Any) -> Iterator[Any]:
         except StopIteration:
             return
         except multiprocessing.TimeoutError:
-            dead = [process for process in workers.values() if process.exitcode is not None]
-            if dead or {process.pid for process in pool._pool} - workers.keys():
-                code = dead[0].exitcode if dead else None
+            running = {process.pid for process in pool._pool}
+            gone = [process for pid, process in workers.items() if pid not in running or process.exitcode is not None]
+            if gone:
+                code = _exit_code(gone[0])
                 how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
                 raise WorkerDied(f"a worker process died ({how}) while converting; nothing was written "
                                  "(out of memory? see the system log)") from None
             continue
         yield item
+
+
+def _exit_code(process: Any, wait: float = 1.0) -> int | None:
+    """A dead worker's exit code. The pool's own thread may have just reaped it (``exitcode`` reads
+    None until that thread records the status): wait for it a moment."""
+    deadline = time.monotonic() + wait
+    while process.exitcode is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return process.exitcode
 
 
 def _stop(pool: Any) -> None:

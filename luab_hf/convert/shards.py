@@ -44,6 +44,7 @@ import pyarrow.parquet as pq
 from datasets import Features
 from tqdm.auto import tqdm
 
+from .._system import release_free_memory
 from .pool import WorkerPool, worker_pool
 
 #: Key buckets (the key's top 12 bits): small enough that one bucket of a full release with its
@@ -171,6 +172,8 @@ def _stage(task: _StageTask) -> StagedChunk:
     path = task.folder / f"{task.index:08d}.arrow"
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
+    del table
+    release_free_memory()  # the chunk's rows and tables: a worker goes on to other chunks and passes
     return StagedChunk(path, image_ids, sources, np.bincount(buckets, minlength=BUCKETS),
                        np.bincount(buckets, weights=image_bytes + ROW_BYTES, minlength=BUCKETS),
                        np.bincount(buckets, weights=image_bytes + other_bytes, minlength=BUCKETS),
@@ -360,7 +363,7 @@ def _write_shard(task: _ShardTask) -> int:
         for file in files.values():
             file.add(table)
         del table
-        pa.default_memory_pool().release_unused()  # what a run freed goes back to the system now
+        release_free_memory()  # what a run freed goes back to the system now
     for file in files.values():
         file.close()
     del staged
@@ -380,7 +383,7 @@ def _merge(task: _MergeTask) -> np.ndarray:
                                       minlength=BUCKETS)
                 writer.write_table(table)
             del table
-            pa.default_memory_pool().release_unused()
+            release_free_memory()
     del staged
     for path in task.files:
         path.unlink()
@@ -446,6 +449,64 @@ def plan_shards(counts: np.ndarray, sizes: np.ndarray, max_rows: int, max_bytes:
     return shards
 
 
+@dataclass
+class _StagedSplit:
+    """What the stage pass leaves: the staged files and, per key bucket, their rows and bytes."""
+
+    files: list[Path]
+    offsets: np.ndarray  # [len(files), BUCKETS + 1]: where each bucket starts in each staged file
+    counts: np.ndarray  # rows per bucket, repeated ids not counted
+    sizes: np.ndarray  # estimated output bytes per bucket (plans the shards)
+    staged_bytes: np.ndarray  # staged bytes per bucket (sizes the runs)
+    records: int
+    counters: dict[str, int]
+
+
+def _stage_split(pool: WorkerPool, tasks: Iterable[_StageTask], seed: int, skips: Any, seen: set, bar: tqdm
+                 ) -> _StagedSplit:
+    """Run the stage pass; log bad records and repeated ids to ``skips`` as their chunks return,
+    in input order."""
+    files, offsets = [], []
+    counts = np.zeros(BUCKETS, dtype=np.int64)
+    sizes = np.zeros(BUCKETS, dtype=np.float64)
+    staged_bytes = np.zeros(BUCKETS, dtype=np.float64)
+    records, counters = 0, {}
+    for staged in pool.map(_stage, tasks):
+        records += len(staged.names)
+        for name, value in staged.counters.items():
+            counters[name] = counters.get(name, 0) + value
+        bar.update(len(staged.names))
+        for source, reason in staged.errors:
+            skips.add(source, reason)
+        for image_id, name in zip(staged.image_ids, staged.sources):
+            if image_id in seen:
+                skips.add(name, f"duplicate image_id {image_id!r}: an earlier record has the same id")
+                counts[bucket_of(row_key(seed, image_id))] -= 1  # dropped when the shard is written
+            seen.add(image_id)
+        files.append(staged.path)
+        # where each bucket starts, in the smallest type that holds the chunk's rows (a release
+        # stages hundreds to thousands of chunks)
+        starts = np.concatenate([[0], np.cumsum(staged.counts)])
+        offsets.append(starts.astype(np.min_scalar_type(starts[-1])))
+        counts += staged.counts
+        sizes += staged.sizes
+        staged_bytes += staged.staged_bytes
+    offset_table = np.array(offsets).reshape(len(files), BUCKETS + 1)
+    return _StagedSplit(files, offset_table, counts, sizes, staged_bytes, records, counters)
+
+
+def _shard_tasks(plan: list[list[tuple[int, int, int]]], files: list[Path], offsets: np.ndarray,
+                 staged_bytes: np.ndarray, outputs: dict[str, tuple[Path, pa.Schema]], split: str
+                 ) -> Iterator[_ShardTask]:
+    """The write pass's tasks, built as the pool takes them: each carries its own buckets only."""
+    for index, segments in enumerate(plan):
+        first, last = segments[0][0], segments[-1][0]
+        span = offsets[:, first:last + 2]
+        keep = np.flatnonzero(span[:, -1] > span[:, 0])  # the staged files holding any of its rows
+        yield _ShardTask(segments, [files[i] for i in keep], first, span[keep], staged_bytes[first:last + 1],
+                         index=index, total=len(plan), outputs=outputs, split=split)
+
+
 def write_split(convert: Callable[[Any], ChunkResult], chunks: Iterable[Any], job: Any, *, staging: Path, split: str,
                 configs: dict[str, Features], shard_size: int, seed: int, workers: int, skips: Any, seen: set,
                 bar: tqdm) -> SplitResult:
@@ -458,52 +519,17 @@ def write_split(convert: Callable[[Any], ChunkResult], chunks: Iterable[Any], jo
     """
     folder = staging / f".rows-{split}"
     folder.mkdir()
+    outputs = {}
+    for config, features in configs.items():
+        (staging / "data" / config).mkdir(parents=True, exist_ok=True)
+        outputs[config] = (staging / "data" / config, features.arrow_schema)
     try:
-        with worker_pool(workers, job) as pool:  # one pool, forked once, for both passes
+        with worker_pool(workers, job) as pool:  # one pool, forked once, for every pass
             tasks = (_StageTask(convert, index, chunk, folder, seed) for index, chunk in enumerate(chunks))
-            files, offsets = [], []
-            counts = np.zeros(BUCKETS, dtype=np.int64)
-            sizes = np.zeros(BUCKETS, dtype=np.float64)
-            staged_bytes = np.zeros(BUCKETS, dtype=np.float64)
-            records, counters = 0, {}
-            for staged in pool.map(_stage, tasks):
-                records += len(staged.names)
-                for name, value in staged.counters.items():
-                    counters[name] = counters.get(name, 0) + value
-                bar.update(len(staged.names))
-                for source, reason in staged.errors:
-                    skips.add(source, reason)
-                for image_id, name in zip(staged.image_ids, staged.sources):
-                    if image_id in seen:
-                        skips.add(name, f"duplicate image_id {image_id!r}: an earlier record has the same id")
-                        counts[bucket_of(row_key(seed, image_id))] -= 1  # dropped when the shard is written
-                    seen.add(image_id)
-                files.append(staged.path)
-                # where each bucket starts, in the smallest type that holds the chunk's rows (a release
-                # stages thousands of chunks)
-                starts = np.concatenate([[0], np.cumsum(staged.counts)])
-                offsets.append(starts.astype(np.min_scalar_type(starts[-1])))
-                counts += staged.counts
-                sizes += staged.sizes
-                staged_bytes += staged.staged_bytes
-            plan = plan_shards(counts, sizes, shard_size)
-            outputs = {}
-            for config, features in configs.items():
-                (staging / "data" / config).mkdir(parents=True, exist_ok=True)
-                outputs[config] = (staging / "data" / config, features.arrow_schema)
-            offset_table = np.array(offsets).reshape(len(files), BUCKETS + 1)
-            del offsets
-            files, offset_table = _merge_groups(pool, folder, files, offset_table, staged_bytes)
-
-            def shard_tasks() -> Iterator[_ShardTask]:  # built as the pool takes them: each carries its buckets only
-                for index, segments in enumerate(plan):
-                    first, last = segments[0][0], segments[-1][0]
-                    span = offset_table[:, first:last + 2]
-                    keep = np.flatnonzero(span[:, -1] > span[:, 0])  # the staged files holding any of its rows
-                    yield _ShardTask(segments, [files[i] for i in keep], first, span[keep], staged_bytes[first:last + 1],
-                                     index=index, total=len(plan), outputs=outputs, split=split)
-
-            written = sum(pool.map(_write_shard, shard_tasks()))
+            staged = _stage_split(pool, tasks, seed, skips, seen, bar)
+            plan = plan_shards(staged.counts, staged.sizes, shard_size)
+            files, offsets = _merge_groups(pool, folder, staged.files, staged.offsets, staged.staged_bytes)
+            written = sum(pool.map(_write_shard, _shard_tasks(plan, files, offsets, staged.staged_bytes, outputs, split)))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return SplitResult(records, dict.fromkeys(configs, written), counters)
+    return SplitResult(staged.records, dict.fromkeys(configs, written), staged.counters)
