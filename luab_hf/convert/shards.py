@@ -172,8 +172,6 @@ def _stage(task: _StageTask) -> StagedChunk:
     path = task.folder / f"{task.index:08d}.arrow"
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
-    del table
-    release_free_memory()  # the chunk's rows and tables: a worker goes on to other chunks and passes
     return StagedChunk(path, image_ids, sources, np.bincount(buckets, minlength=BUCKETS),
                        np.bincount(buckets, weights=image_bytes + ROW_BYTES, minlength=BUCKETS),
                        np.bincount(buckets, weights=image_bytes + other_bytes, minlength=BUCKETS),
@@ -348,6 +346,7 @@ def _leaf_compression(schema: pa.Schema, by_column: dict[str, str]) -> dict[str,
 
 
 def _write_shard(task: _ShardTask) -> int:
+    release_free_memory()  # what the stage pass left in this worker (once a task: trimming costs refaults)
     name = f"{task.split}-{task.index:05d}-of-{task.total:05d}.parquet"
     files = {config: _ShardFile(folder, schema, name) for config, (folder, schema) in task.outputs.items()}
     rows = 0
@@ -363,7 +362,7 @@ def _write_shard(task: _ShardTask) -> int:
         for file in files.values():
             file.add(table)
         del table
-        release_free_memory()  # what a run freed goes back to the system now
+        pa.default_memory_pool().release_unused()  # what a run freed goes back to the system now
     for file in files.values():
         file.close()
     del staged
@@ -373,6 +372,7 @@ def _write_shard(task: _ShardTask) -> int:
 def _merge(task: _MergeTask) -> np.ndarray:
     """Merge a group of staged files into one (repeated ids dropped, the first in input order
     kept, as the write pass would) and delete them; return its rows per bucket."""
+    release_free_memory()  # what the stage pass left in this worker
     counts = np.zeros(BUCKETS, dtype=np.int64)
     staged = _StagedFiles(task.files)
     with pa.OSFile(str(task.path), "wb") as sink, pa.ipc.new_file(sink, staged.tables[0].schema) as writer:
@@ -383,7 +383,7 @@ def _merge(task: _MergeTask) -> np.ndarray:
                                       minlength=BUCKETS)
                 writer.write_table(table)
             del table
-            release_free_memory()
+            pa.default_memory_pool().release_unused()
     del staged
     for path in task.files:
         path.unlink()
