@@ -71,7 +71,8 @@ def write_release_sized(path: Path, files: list[tuple[str, bytes]], total: int =
     path.parent.mkdir(parents=True, exist_ok=True)
     with igzip.open(path, "wb", compresslevel=2) as sink:
         for index in range(total):
-            copy, (name, xml) = divmod(index, len(files))[0], files[index % len(files)]
+            copy, position = divmod(index, len(files))
+            name, xml = files[position]
             if copy:
                 stem = name.rsplit("/", 1)[1].removesuffix(".xml")
                 wnid, number = stem.rsplit("_", 1)

@@ -56,8 +56,8 @@ class WorkerPool:
     workers are forked once, before the main process's bookkeeping grows, so what they inherit
     from it stays that of a fresh converter, however large the input."""
 
-    def __init__(self, pool: Any, workers: int, stop: list[int]) -> None:
-        self._pool, self._workers, self._signals = pool, workers, stop
+    def __init__(self, pool: Any, workers: int, signals: list[int]) -> None:
+        self._pool, self._workers, self._signals = pool, workers, signals
         #: the worker processes as the pool started: a death even between two maps stops the next
         self._processes = {process.pid: process for process in pool._pool} if pool is not None else {}
         self._closing: list[threading.Event] = []

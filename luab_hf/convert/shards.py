@@ -141,6 +141,11 @@ def bucket_of(key: int) -> int:
     return key >> int(_BUCKET_SHIFT)
 
 
+def _buckets(keys: np.ndarray) -> np.ndarray:
+    """:func:`bucket_of` for an array of keys, as indices."""
+    return (keys >> _BUCKET_SHIFT).astype(np.int64)
+
+
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """A chunk's conversion builds ~100k small acyclic objects that all live until its table is
@@ -168,7 +173,7 @@ def _stage(task: _StageTask) -> StagedChunk:
     table = table.append_column(_KEY, pa.array(keys)).append_column(_POSITION, pa.array(positions))
     table = table.take(np.argsort(keys, kind="stable"))  # stable: equal keys stay in input order
     table = table.replace_schema_metadata(None)  # the shard writer casts to each config's schema
-    buckets = (keys >> _BUCKET_SHIFT).astype(np.int64)
+    buckets = _buckets(keys)
     path = task.folder / f"{task.index:08d}.arrow"
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
@@ -345,16 +350,25 @@ def _leaf_compression(schema: pa.Schema, by_column: dict[str, str]) -> dict[str,
     return result
 
 
+def _run_tables(task: _Read, staged: _StagedFiles) -> Iterator[tuple[list[tuple[int, int, int]], pa.Table]]:
+    """Each run of ``task`` with its rows (runs without any skipped). What a run freed goes back to
+    the system before the next is read: drop each table before taking the next."""
+    for run in _runs(task):
+        table = _run_rows(task, staged, run[0][0], run[-1][0])
+        if table is None:
+            continue
+        yield run, table
+        del table
+        pa.default_memory_pool().release_unused()
+
+
 def _write_shard(task: _ShardTask) -> int:
     release_free_memory()  # what the stage pass left in this worker (once a task: trimming costs refaults)
     name = f"{task.split}-{task.index:05d}-of-{task.total:05d}.parquet"
     files = {config: _ShardFile(folder, schema, name) for config, (folder, schema) in task.outputs.items()}
     rows = 0
     staged = _StagedFiles(task.files)
-    for run in _runs(task):
-        table = _run_rows(task, staged, run[0][0], run[-1][0])
-        if table is None:
-            continue
+    for run, table in _run_tables(task, staged):
         if len(run) == 1:  # maybe part of a bucket split over shards
             _, first, stop = run[0]
             table = table.slice(first, stop - first)
@@ -362,7 +376,6 @@ def _write_shard(task: _ShardTask) -> int:
         for file in files.values():
             file.add(table)
         del table
-        pa.default_memory_pool().release_unused()  # what a run freed goes back to the system now
     for file in files.values():
         file.close()
     del staged
@@ -376,14 +389,10 @@ def _merge(task: _MergeTask) -> np.ndarray:
     counts = np.zeros(BUCKETS, dtype=np.int64)
     staged = _StagedFiles(task.files)
     with pa.OSFile(str(task.path), "wb") as sink, pa.ipc.new_file(sink, staged.tables[0].schema) as writer:
-        for run in _runs(task):
-            table = _run_rows(task, staged, run[0][0], run[-1][0])
-            if table is not None:
-                counts += np.bincount((table.column(_KEY).to_numpy() >> _BUCKET_SHIFT).astype(np.int64),
-                                      minlength=BUCKETS)
-                writer.write_table(table)
+        for _, table in _run_tables(task, staged):
+            counts += np.bincount(_buckets(table.column(_KEY).to_numpy()), minlength=BUCKETS)
+            writer.write_table(table)
             del table
-            pa.default_memory_pool().release_unused()
     del staged
     for path in task.files:
         path.unlink()
