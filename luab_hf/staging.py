@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import sys
 from pathlib import Path
 
 __all__ = ["claim", "publish", "release_claim", "remove_stale_staging", "staging_path"]
@@ -31,6 +32,8 @@ def remove_stale_staging(final: Path) -> None:
     for leftover in final.parent.glob(f".{final.name}.tmp-*"):
         pid = leftover.name.removeprefix(f".{final.name}.tmp-")
         if pid.isdigit() and not _alive(int(pid)):
+            print(f"note: removing {leftover}, left half-written by process {pid}, which no longer runs",
+                  file=sys.stderr)
             shutil.rmtree(leftover, ignore_errors=True)
 
 
@@ -76,6 +79,8 @@ def claim(final: Path) -> Path:
         except FileExistsError:
             owner = marker.read_text().strip() if marker.is_file() else ""
             if owner.isdigit() and not _alive(int(owner)):
+                print(f"note: {marker} was left by process {owner}, which no longer runs (killed?): taking it over",
+                      file=sys.stderr)
                 marker.unlink(missing_ok=True)
                 continue
             raise

@@ -16,6 +16,7 @@ In every failing conversion no output folder and no staging folder may be left b
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
 import json
 import os
@@ -27,11 +28,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import ijson
 from huggingface_hub.errors import StrictDataclassError
 from PIL import Image
 
+from luab_hf.byproducts.jsonstream import iter_array
 from luab_hf.convert import coco_ab, imagenet_ab, synthetic
+from tests.hostile import pax_header
 
 
 @dataclass(frozen=True)
@@ -101,9 +103,17 @@ def _tarball(release: Path, cut: bool = False, duplicate: bool = False) -> None:
     shutil.rmtree(release / "train_xml")
 
 
-def _tarball_with(release: Path, huge: bool = False, link: str = "", concatenated: bool = False) -> None:
-    """The release as a .tar.gz holding one odd member: a huge XML, a link in place of an XML, or
-    written as two gzip-compressed archives one after the other."""
+def _tarball_with(release: Path, huge: bool = False, link: str = "", concatenated: bool = False,
+                  pax: bytes = b"") -> None:
+    """The release as a .tar.gz holding one odd member: a huge XML, a link in place of an XML, a
+    crafted pax header (``pax``: its records, as they are) before the first XML, or written as
+    two gzip-compressed archives one after the other."""
+    if pax:
+        _tarball(release)
+        archive = release / "imagenet_ab_v1_0.tar.gz"
+        # the archive's first member is the first XML: the pax header goes before it
+        archive.write_bytes(gzip.compress(pax_header(pax) + gzip.decompress(archive.read_bytes())))
+        return
     archive = release / "imagenet_ab_v1_0.tar.gz"
     xmls = _xmls(release)
     parts = [xmls[: len(xmls) // 2], xmls[len(xmls) // 2:]] if concatenated else [xmls]
@@ -161,6 +171,24 @@ def _first_action(records: list, **changes: object) -> None:
 
 def _prepend_action(records: list, action: dict) -> None:
     records[1]["actionHistories"].insert(0, action)
+
+
+def _rewrite(path: Path, edit: Callable[[str], str]) -> None:
+    path.write_text(edit(path.read_text()))
+
+
+def _coco_text(edit: Callable[[str], str]) -> Callable[[Path], None]:
+    """Edit the COCO-AB JSON as text: for what ``json.dumps`` cannot write (lone surrogates, ...)."""
+    return lambda release: _rewrite(release / "coco_ab_v1_0.json", edit)
+
+
+def _nth_record_edit(text: str, index: int, prefix: str) -> str:
+    """``text`` (a JSON array of records, one per line as ``_coco_edit`` writes them) with the
+    ``index``-th record's opening brace replaced by ``prefix`` (which opens it again)."""
+    records = json.loads(text)
+    lines = [json.dumps(record) for record in records]
+    lines[index] = prefix + lines[index][1:]
+    return "[" + ",\n".join(lines) + "]"
 
 
 def _truncate(path_in_release: str, keep: float) -> Callable[[Path], None]:
@@ -260,6 +288,23 @@ CASES: list[Case] = [
     Case("symbolic-link member in the tarball", "imagenet", "skip", lambda r: _tarball_with(r, link="symbolic"),
          "symbolic link", "train_xml/"),
     Case("two concatenated .tar.gz archives", "imagenet", "works", lambda r: _tarball_with(r, concatenated=True), ""),
+    Case("64 unclosed start tags (193 bytes)", "imagenet", "skip", _rewrite_xml(0, lambda t: "<a>" * 64 + "\n"),
+         "malformed XML", "train_xml/"),
+    Case("5,000-digit integer in the XML", "imagenet", "skip", _rewrite_xml(0, _replace_first("selectedCount", "9" * 5000)),
+         "beyond the int64 range", "train_xml/"),
+    Case("5,000-digit trace time", "imagenet", "skip",
+         _rewrite_xml(0, lambda t: re.sub(r"(<mouseTracking><time>)[^<]*", r"\g<1>" + "1" * 5000, t, count=1)),
+         "beyond the int64 range", "train_xml/"),
+    Case("pax header record of length 0 (tarball)", "imagenet", "fatal", lambda r: _tarball_with(r, pax=b"0 path=a\n"),
+         "length 0 does not end it", ".tar.gz"),
+    Case("pax header record of negative length (tarball)", "imagenet", "fatal", lambda r: _tarball_with(r, pax=b"-5 path=a\n"),
+         "malformed pax header record", ".tar.gz"),
+    Case("pax size that is not a number (tarball)", "imagenet", "fatal", lambda r: _tarball_with(r, pax=b"12 size=abc\n"),
+         "is not a whole number", ".tar.gz"),
+    Case("pax size -5 (tarball)", "imagenet", "fatal", lambda r: _tarball_with(r, pax=b"11 size=-5\n"),
+         "is not a whole number", ".tar.gz"),
+    Case("pax size 1_0 (tarball)", "imagenet", "fatal", lambda r: _tarball_with(r, pax=b"12 size=1_0\n"),
+         "is not a whole number", ".tar.gz"),
     Case("XML whose image is missing", "imagenet", "skip", lambda r: _jpegs(r)[0].unlink(), "image file is missing", "train_xml/"),
     Case("image without XML", "imagenet", "skip", lambda r: _xmls(r)[0].unlink(), "image without XML", ".JPEG"),
     Case("corrupt JPEG", "imagenet", "skip", lambda r: _jpegs(r)[1].write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 64),
@@ -309,9 +354,21 @@ CASES: list[Case] = [
     Case("remove of an icon never added", "coco", "skip",
          _coco_edit(lambda rs: _prepend_action(rs, {"actionType": "remove", "iconType": "kite", "pointFrom": None,
                                                     "pointTo": None, "timeAt": 0})), "never added", "coco_ab_v1_0.json#1"),
-    Case("NaN literal in the JSON (invalid JSON)", "coco", "fatal",
+    Case("NaN literal in the JSON (invalid JSON)", "coco", "skip",
          _coco_edit(lambda rs: _first_action(rs, pointTo={"x": float("nan"), "y": 0.5})),
-         "malformed or truncated JSON after record 0", "coco_ab_v1_0.json"),
+         "NaN, which is not JSON", "coco_ab_v1_0.json#1"),
+    Case("lone surrogate in a string", "coco", "skip", _coco_text(lambda t: _nth_record_edit(t, 1, '{"note": "A\\ud800B", ')),
+         "lone surrogate", "coco_ab_v1_0.json#1"),
+    Case("lone surrogate in a key", "coco", "skip", _coco_text(lambda t: _nth_record_edit(t, 1, '{"\\udc00k": 1, ')),
+         "lone surrogate", "coco_ab_v1_0.json#1"),
+    Case("5,000-digit integer in the JSON", "coco", "skip", _coco_text(lambda t: _nth_record_edit(t, 1, '{"page_id": ' + "7" * 5000 + ", ")),
+         "an integer of 5,000 digits", "coco_ab_v1_0.json#1"),
+    Case("record nested 100,000 deep", "coco", "skip", _coco_text(lambda t: _nth_record_edit(t, 1, '{"extra": ' + "[" * 100_000 + "]" * 100_000 + ", ")),
+         "nested too deeply", "coco_ab_v1_0.json#1"),
+    Case("instances file nested 100,000 deep", "coco", "fatal",
+         lambda r: _rewrite(r / "annotations" / "instances_train2014.json",
+                            lambda t: t.replace('"images": [', '"images": [' + "[" * 100_000 + "]" * 100_000 + ", ", 1)),
+         "nested too deeply", "instances_train2014.json"),
     Case("NaN icon position as a string", "coco", "skip", _coco_edit(lambda rs: _first_action(rs, pointTo={"x": "NaN", "y": 0.5})),
          "finite", "coco_ab_v1_0.json#1"),
     Case("icon position out of range", "coco", "skip", _coco_edit(lambda rs: _first_action(rs, pointTo={"x": 0.5, "y": 1.7})),
@@ -432,7 +489,7 @@ def _convert(case: Case, release: Path, output: Path, *extra: str) -> tuple[int,
 def _input_records(release_kind: str, release: Path) -> int:
     if release_kind == "coco":  # streamed: a record may be nested deeper than json.loads allows
         with (release / "coco_ab_v1_0.json").open("rb") as handle:
-            return sum(1 for _ in ijson.items(handle, "item", use_float=True))
+            return sum(1 for _ in iter_array(handle))
     return len(_xmls(release)) if (release / "train_xml").exists() else 0
 
 

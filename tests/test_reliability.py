@@ -275,9 +275,10 @@ def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] != "Z"
 
 
-def test_a_worker_killed_mid_run_stops_the_conversion_with_a_clear_message(tmp_path):
-    """SIGKILL to one worker (as the OOM killer does): the pool would wait forever for its chunk;
-    instead the conversion stops, says so, and leaves no output."""
+@pytest.mark.parametrize("kill", [signal.SIGKILL, signal.SIGABRT], ids=["SIGKILL", "SIGABRT"])
+def test_a_worker_killed_mid_run_stops_the_conversion_with_a_clear_message(tmp_path, kill):
+    """SIGKILL (as the OOM killer sends) or SIGABRT (a crash in native code) to one worker: the
+    conversion stops, says so, and leaves nothing beside the output."""
     raw = synthetic.write_imagenet_ab(tmp_path / "raw", classes=4, images_per_class=150, seed=6)
     out = tmp_path / "out"
     code = ("import sys\nfrom luab_hf.convert import imagenet_ab\nfrom luab_hf.convert import imagenet_ab as m\n"
@@ -295,8 +296,8 @@ def test_a_worker_killed_mid_run_stops_the_conversion_with_a_clear_message(tmp_p
         assert parent.poll() is None and time.monotonic() < deadline, parent.communicate()[1][-2000:]
         time.sleep(0.05)
     time.sleep(0.5)
-    parent.children()[0].kill()
+    parent.children()[0].send_signal(kill)
     _, stderr = parent.communicate(timeout=60)
     assert parent.returncode == 1, stderr[-2000:]
-    assert "a worker process died (killed by signal 9)" in stderr and "Traceback" not in stderr
+    assert "a worker process died" in stderr and "Traceback" not in stderr
     assert not out.exists() and not list(tmp_path.glob(".out*"))

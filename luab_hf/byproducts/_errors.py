@@ -10,7 +10,12 @@ class ByproductError(ValueError):
     converter can either stop with a message a person can act on or count the record as skipped.
     """
 
+    #: A reason longer than this is cut in the middle: it may quote a hostile value of megabytes.
+    MAX_REASON = 500
+
     def __init__(self, source: str, reason: str) -> None:
+        if len(reason) > self.MAX_REASON:
+            reason = f"{reason[:300]} [... {len(reason) - 450:,} characters ...] {reason[-150:]}"
         super().__init__(f"{source}: {reason}")
         self.source = source
         self.reason = reason

@@ -11,6 +11,16 @@ from ._errors import ByproductError
 _WHOLE_TEXT = re.compile(r"\s*([+-]?)(\d+)(?:\.0*)?\s*", re.ASCII)
 
 
+#: Digits of the longest integer any column holds (int64 and uint64 take at most 20).
+_MAX_DIGITS = 20
+
+
+def _shown(value: Any) -> str:
+    """A value as an error message shows it: its repr, cut short (a hostile value may be megabytes)."""
+    text = repr(value)
+    return text if len(text) <= 48 else f"{text[:40]}... ({len(text):,} characters)"
+
+
 #: The largest finite float32: a value beyond it would be stored as infinity.
 FLOAT32_MAX = 3.4028234663852886e38
 #: Integers a float represents exactly; JSON readers hand larger ones back as floats.
@@ -21,34 +31,39 @@ def to_float(value: Any, source: str, field: str) -> float:
     """A finite float that fits its float32 column, or a ByproductError naming the field. Text must
     be a plain ASCII number: no ``_`` separators, no other scripts' digits."""
     if isinstance(value, bool) or value is None:
-        raise ByproductError(source, f"{field} is {value!r}, expected a number")
+        raise ByproductError(source, f"{field} is {_shown(value)}, expected a number")
     if isinstance(value, str) and (not value.isascii() or "_" in value):
-        raise ByproductError(source, f"{field} is {value!r}, expected a number")
+        raise ByproductError(source, f"{field} is {_shown(value)}, expected a number")
     try:
         number = float(value)
+    except OverflowError:  # an integer past every float
+        raise ByproductError(source, f"{field} is {_shown(value)}, beyond the float32 range of its column") from None
     except (TypeError, ValueError):
-        raise ByproductError(source, f"{field} is {value!r}, expected a number") from None
+        raise ByproductError(source, f"{field} is {_shown(value)}, expected a number") from None
     if not math.isfinite(number):
-        raise ByproductError(source, f"{field} is {value!r}, expected a finite number")
+        raise ByproductError(source, f"{field} is {_shown(value)}, expected a finite number")
     if abs(number) > FLOAT32_MAX:
-        raise ByproductError(source, f"{field} is {value!r}, beyond the float32 range of its column")
+        raise ByproductError(source, f"{field} is {_shown(value)}, beyond the float32 range of its column")
     return number
 
 
 def _whole(value: Any, source: str, field: str, expected: str) -> int:
     """An exact integer from text (ASCII digits, an optional ``.0``) or JSON, never via float."""
     if isinstance(value, bool) or value is None:
-        raise ByproductError(source, f"{field} is {value!r}, expected {expected}")
+        raise ByproductError(source, f"{field} is {_shown(value)}, expected {expected}")
     if isinstance(value, int):
         return value
     if isinstance(value, float):
         if not (math.isfinite(value) and value.is_integer()):
-            raise ByproductError(source, f"{field} is {value!r}, expected {expected}")
+            raise ByproductError(source, f"{field} is {_shown(value)}, expected {expected}")
         return int(value)
     match = _WHOLE_TEXT.fullmatch(str(value))
     if match is None:
-        raise ByproductError(source, f"{field} is {value!r}, expected {expected}")
-    return int(match.group(2)) * (-1 if match.group(1) == "-" else 1)
+        raise ByproductError(source, f"{field} is {_shown(value)}, expected {expected}")
+    digits = match.group(2).lstrip("0") or "0"
+    if len(digits) > _MAX_DIGITS:  # past every column (and never handed to int(): 5,000 digits raise there)
+        raise ByproductError(source, f"{field} is {_shown(value)}, beyond the int64 range of any integer column")
+    return int(digits) * (-1 if match.group(1) == "-" else 1)
 
 
 def to_int(value: Any, source: str, field: str, bits: int = 32, minimum: int | None = None) -> int:
@@ -56,13 +71,13 @@ def to_int(value: Any, source: str, field: str, bits: int = 32, minimum: int | N
     tool writes both) or a JSON integer; not 12.5, ``"2.0486e4"`` or a float past 2**53 (where
     floats stop telling integers apart)."""
     if isinstance(value, float) and abs(value) > _EXACT_FLOAT_INT:
-        raise ByproductError(source, f"{field} is {value!r}, expected a whole number")
+        raise ByproductError(source, f"{field} is {_shown(value)}, expected a whole number")
     number = _whole(value, source, field, "a whole number")
     low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
     if not low <= number <= high:
-        raise ByproductError(source, f"{field} is {value!r}, beyond the int{bits} range of its column")
+        raise ByproductError(source, f"{field} is {_shown(value)}, beyond the int{bits} range of its column")
     if minimum is not None and number < minimum:
-        raise ByproductError(source, f"{field} is {value!r}, expected {minimum} or more")
+        raise ByproductError(source, f"{field} is {_shown(value)}, expected {minimum} or more")
     return number
 
 
@@ -75,9 +90,9 @@ def to_time(value: Any, source: str, field: str) -> int:
     bits). Integral decimals such as ``1687.0`` are accepted; fractions are not."""
     number = _whole(value, source, field, "whole milliseconds")
     if number < 0:
-        raise ByproductError(source, f"{field} is {value!r}, expected a time >= 0")
+        raise ByproductError(source, f"{field} is {_shown(value)}, expected a time >= 0")
     if number > INT64_MAX:
-        raise ByproductError(source, f"{field} is {value!r}, beyond the int64 range of a time column")
+        raise ByproductError(source, f"{field} is {_shown(value)}, beyond the int64 range of a time column")
     return number
 
 
@@ -85,7 +100,7 @@ def to_unit(value: Any, source: str, field: str) -> float:
     """A coordinate normalised to the image: finite and within [0, 1]."""
     number = to_float(value, source, field)
     if not 0.0 <= number <= 1.0:
-        raise ByproductError(source, f"{field} is {value!r}, expected a coordinate in [0, 1]")
+        raise ByproductError(source, f"{field} is {_shown(value)}, expected a coordinate in [0, 1]")
     return number
 
 
@@ -98,7 +113,7 @@ def to_bool(value: Any, source: str, field: str) -> bool:
         return True
     if text in ("false", "0"):
         return False
-    raise ByproductError(source, f"{field} is {value!r}, expected True or False")
+    raise ByproductError(source, f"{field} is {_shown(value)}, expected True or False")
 
 
 class TracePoint(TypedDict):
@@ -117,15 +132,23 @@ def to_trace_point(time: Any, x: Any, y: Any, source: str, names: tuple[str, str
     back to the checked conversions, which name what is wrong.
     """
     whole = type(time) is int or (type(time) is str and time.isascii() and time.isdigit())
-    if whole and not (isinstance(x, bool) or isinstance(y, bool)):
+    if whole and _plain_number(x) and _plain_number(y):
         try:
             time_ms, fx, fy = int(time), float(x), float(y)
             if time_ms <= INT64_MAX and abs(fx) <= FLOAT32_MAX and abs(fy) <= FLOAT32_MAX:  # NaN fails too
                 return TracePoint(time_ms=time_ms, x=fx, y=fy)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             pass
     for value, name in zip((time, x, y), names):
         if value is None:
             raise ByproductError(source, f"missing {name}")
     return TracePoint(time_ms=to_time(time, source, names[0]), x=to_float(x, source, names[1]),
                       y=to_float(y, source, names[2]))
+
+
+def _plain_number(value: Any) -> bool:
+    """A value ``float()`` may read as :func:`to_float` would: a number, or ASCII text without ``_``."""
+    if type(value) is str:
+        return value.isascii() and "_" not in value
+    return type(value) in (int, float)
+

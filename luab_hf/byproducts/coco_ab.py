@@ -13,11 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
-import ijson
-
 from ..labels import COCO_CATEGORY_NAMES_91, COCO_CLASS_INDEX
 from ._errors import ByproductError
 from ._values import TracePoint, to_bool, to_int, to_time, to_trace_point, to_unit
+from .jsonstream import BadEntry, JsonStreamError, ValueTooLong, iter_array
 
 #: ``final``: replay add/move/remove in time order (the icons as the worker left them).
 #: ``add-only``: the published loader's reading (only ``add``, walked in file order: a later add
@@ -233,65 +232,30 @@ def _trace_point(entry: Any, source: str) -> TracePoint:
     return to_trace_point(entry.get("timeAt"), entry.get("x"), entry.get("y"), source, ("timeAt", "x", "y"))
 
 
-_BOM = b"\xef\xbb\xbf"
+def iter_coco_ab_json(path: str | os.PathLike, max_record_bytes: int = 16 << 20
+                      ) -> Iterator[tuple[str, Any | ByproductError]]:
+    """Yield ``(source, record)`` for each element of the release's top-level array, streamed
+    (:mod:`.jsonstream`): memory stays at one record whatever the file size. ``source`` is
+    ``file#index``.
 
-
-def _array_start(handle, path: Path) -> int:
-    """Offset of the top-level ``[``, past a UTF-8 byte-order mark and any amount of whitespace."""
-    offset = len(_BOM) if handle.read(len(_BOM)) == _BOM else 0
-    handle.seek(offset)
-    while chunk := handle.read(1 << 16):
-        stripped = chunk.lstrip()
-        if stripped:
-            if not stripped.startswith(b"["):
-                raise ByproductError(str(path), "expected a JSON array of records at the top level")
-            return offset + len(chunk) - len(stripped)
-        offset += len(chunk)
-    raise ByproductError(str(path), "expected a JSON array of records at the top level (the file is empty)")
-
-
-class _RecordTooLong(Exception):
-    pass
-
-
-class _BoundedReader:
-    """A file the JSON parser reads through, refusing to read more than ``limit`` bytes between
-    two records: a giant value (the tokenizer is quadratic in string length) ends in seconds."""
-
-    def __init__(self, handle: Any, limit: int) -> None:
-        self.handle, self.limit, self.since_record = handle, limit, 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.handle.read(size)
-        self.since_record += len(data)
-        if self.since_record > self.limit:
-            raise _RecordTooLong
-        return data
-
-
-def iter_coco_ab_json(path: str | os.PathLike, max_record_bytes: int = 16 << 20) -> Iterator[tuple[str, Any]]:
-    """Yield ``(source, record)`` for each element of the release's top-level array, streamed.
-
-    Memory stays at one record whatever the file size. ``source`` is ``file#index``. A file that
-    is not a JSON array, that ends mid-array, or that holds a record longer than
-    ``max_record_bytes`` (real ones are a few KB) raises :class:`ByproductError` after the records
-    before the damage were yielded.
+    A record that is JSON but no value a row can hold (a lone surrogate, an integer of thousands of
+    digits, ``NaN``, nesting too deep to decode) comes as its :class:`ByproductError`, for the
+    converter to count. A file that is not a JSON array, that ends mid-array or is malformed, or
+    that holds a record longer than ``max_record_bytes`` (real ones are a few KB) raises
+    :class:`ByproductError` after the records before the damage were yielded.
     """
     path = Path(path)
     index = -1
     try:
         with path.open("rb") as handle:
-            handle.seek(_array_start(handle, path))
-            reader = _BoundedReader(handle, max_record_bytes)
-            for index, record in enumerate(ijson.items(reader, "item", use_float=True)):
-                reader.since_record = 0
-                yield f"{path}#{index}", record
-    except _RecordTooLong:
+            for index, record in iter_array(handle, max_record_bytes):
+                source = f"{path}#{index}"
+                yield source, ByproductError(source, f"unreadable record: {record.reason}") if isinstance(
+                    record, BadEntry) else record
+    except ValueTooLong:
         raise ByproductError(f"{path}#{index + 1}", f"record longer than --max-record-bytes {max_record_bytes:,} "
                                                     "(a runaway value?); the rest of the file cannot be read") from None
-    except ijson.JSONError as error:
-        raise ByproductError(
-            str(path), f"malformed or truncated JSON after record {index} ({error})"
-        ) from None
+    except JsonStreamError as error:
+        raise ByproductError(str(path), f"malformed or truncated JSON after record {index} ({error})") from None
     except OSError as error:
         raise ByproductError(str(path), f"cannot read file ({error.strerror})") from None

@@ -14,7 +14,8 @@ from typing import Any
 
 from ..labels import COCO_CATEGORY_NAMES_91, COCO_ID_TO_CLASS
 from ._errors import ByproductError
-from .jsonstream import JsonStreamError, iter_object_arrays
+from ._values import to_int
+from .jsonstream import BadEntry, JsonStreamError, iter_object_arrays
 
 
 @dataclass
@@ -37,6 +38,8 @@ def read_instances(path: str | os.PathLike) -> Instances:
     try:
         with path.open("rb") as handle:
             for key, index, item in iter_object_arrays(handle, _ARRAYS):
+                if isinstance(item, BadEntry):
+                    raise ByproductError(f"{path} {key}[{index}]", f"unreadable entry: {item.reason}")
                 _take(instances, key, item, f"{path} {key}[{index}]")
                 images += key == "images"
     except JsonStreamError as error:
@@ -51,20 +54,34 @@ def read_instances(path: str | os.PathLike) -> Instances:
 _ARRAYS = {"images", "annotations", "categories"}
 
 
+def _field(item: Any, key: str, source: str) -> Any:
+    if not isinstance(item, dict):
+        raise ByproductError(source, f"entry is {type(item).__name__}, expected an object")
+    if key not in item:
+        raise ByproductError(source, f"missing {key}")
+    return item[key]
+
+
+def _id(item: Any, key: str, source: str) -> int:
+    return to_int(_field(item, key, source), source, key, bits=64, minimum=0)
+
+
+def _name(item: Any, key: str, source: str) -> str:
+    value = _field(item, key, source)
+    if not isinstance(value, str):
+        raise ByproductError(source, f"{key} is {type(value).__name__}, expected a string")
+    return value
+
+
 def _take(instances: Instances, key: str, item: Any, source: str) -> None:
-    try:
-        if key == "images":
-            instances.file_names[int(item["id"])] = str(item["file_name"])
-        elif key == "annotations":
-            category = int(item["category_id"])
-            if category not in COCO_ID_TO_CLASS:
-                raise ByproductError(source, f"unknown COCO category id {category}")
-            instances.labels[int(item["image_id"])].add(COCO_ID_TO_CLASS[category])
-        else:
-            cid, name = int(item["id"]), str(item["name"])
-            if not 1 <= cid <= len(COCO_CATEGORY_NAMES_91) or COCO_CATEGORY_NAMES_91[cid - 1] != name:
-                raise ByproductError(source, f"category {cid} {name!r} is not COCO's category {cid}")
-    except (KeyError, TypeError, ValueError) as error:
-        if isinstance(error, ByproductError):
-            raise
-        raise ByproductError(source, f"missing or malformed field ({error!r})") from None
+    if key == "images":
+        instances.file_names[_id(item, "id", source)] = _name(item, "file_name", source)
+    elif key == "annotations":
+        category = _id(item, "category_id", source)
+        if category not in COCO_ID_TO_CLASS:
+            raise ByproductError(source, f"unknown COCO category id {category}")
+        instances.labels[_id(item, "image_id", source)].add(COCO_ID_TO_CLASS[category])
+    else:
+        cid, name = _id(item, "id", source), _name(item, "name", source)
+        if not 1 <= cid <= len(COCO_CATEGORY_NAMES_91) or COCO_CATEGORY_NAMES_91[cid - 1] != name:
+            raise ByproductError(source, f"category {cid} {name!r:.60} is not COCO's category {cid}")

@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypedDict
 
-import numpy as np
-import pyarrow as pa
 from lxml import etree
 
 from ..schema import IMAGE_SUFFIXES
@@ -94,81 +92,17 @@ _PARSER = etree.XMLParser(
 )
 _IMAGE_ID = re.compile(r"^(n\d{8})_(\d+)$")
 
-try:  # built by `pip install` (make setup) where a C compiler exists; lxml alone otherwise
-    from ._imagenet_scan import scan as _scan
-except ImportError:
-    _scan = None
 
-
-class PackedTraces:
-    """The mouse-trace points of many files in one buffer, for a converter: traces are most of
-    every file's values, and their Arrow column is built from this at once instead of from ~40
-    Python dicts per file. ``counts`` holds the points of each ``<metadata>`` block, in order."""
-
-    #: One packed point, as the compiled scanner appends it.
-    POINT = np.dtype([("time_ms", "=i8"), ("x", "=f8"), ("y", "=f8")])
-
-    def __init__(self) -> None:
-        self.points = bytearray()
-        self.counts: list[int] = []
-
-    def mark(self) -> tuple[int, int]:
-        return len(self.points), len(self.counts)
-
-    def rollback(self, mark: tuple[int, int]) -> None:
-        """Forget what came after ``mark`` (a record that turned out bad)."""
-        del self.points[mark[0]:]
-        del self.counts[mark[1]:]
-
-    def take(self, annotations: list[Annotation]) -> None:
-        """Move the traces of annotations parsed with dicts (the lxml path) into the buffer."""
-        for annotation in annotations:
-            trace = annotation["mouse_trace"]
-            self.points += np.array([(p["time_ms"], p["x"], p["y"]) for p in trace], dtype=self.POINT).tobytes()
-            self.counts.append(len(trace))
-            annotation["mouse_trace"] = None
-
-    def column(self, kind: pa.ListType) -> pa.ListArray:
-        """Every block's trace, in order, as a ``kind`` column (the schema's
-        list<struct<time_ms: int64, x: float, y: float>>); floats narrow to nearest, as ``pa.array``
-        narrows Python floats."""
-        points = np.frombuffer(self.points, dtype=self.POINT)
-        children = [pa.array(points["time_ms"]), pa.array(points["x"].astype(np.float32)),
-                    pa.array(points["y"].astype(np.float32))]
-        del points  # the bytearray can grow again
-        offsets = np.zeros(len(self.counts) + 1, dtype=np.int32)
-        np.cumsum(self.counts, out=offsets[1:])
-        values = pa.StructArray.from_arrays(children, fields=list(kind.value_type))
-        return pa.ListArray.from_arrays(pa.array(offsets), values, type=kind)
-
-
-def parse_imagenet_ab_xml(xml: bytes | str | os.PathLike, source: str | None = None,
-                          traces: PackedTraces | None = None) -> ImageNetABRecord:
+def parse_imagenet_ab_xml(xml: bytes | str | os.PathLike, source: str | None = None) -> ImageNetABRecord:
     """Parse one ImageNet-AB XML file (a path, or its bytes) into a typed row.
 
-    ``source`` names the file in error messages; it defaults to the path. Raises
-    :class:`ByproductError` for anything malformed. A file in the release's own narrow XML goes
-    through the compiled scanner when it is built; every other file, and every error, through
-    lxml (:func:`parse_with_lxml`), whose rows the scanner reproduces exactly. With ``traces``,
-    each block's ``mouse_trace`` is None and its points go to ``traces`` (nothing, on an error).
+    ``source`` names the file in error messages; it defaults to the path. lxml parses it, with
+    entities unresolved and DTDs refused; anything malformed raises :class:`ByproductError`.
     """
     if isinstance(xml, bytes):
-        data, source = xml, source or "<bytes>"
-    else:
-        source = source or str(xml)
-        data = _read_file(xml, source)
-    mark = traces.mark() if traces is not None else (0, 0)
-    try:
-        record = scan_imagenet_ab_xml(data, source, traces)
-        if record is None:
-            record = parse_with_lxml(data, source)
-            if traces is not None:
-                traces.take(record["annotations"])
-    except ByproductError:
-        if traces is not None:
-            traces.rollback(mark)
-        raise
-    return record
+        return _parse(xml, source or "<bytes>")
+    source = source or str(xml)
+    return _parse(_read_file(xml, source), source)
 
 
 def _read_file(path: str | os.PathLike, source: str) -> bytes:
@@ -182,8 +116,8 @@ def _read_file(path: str | os.PathLike, source: str) -> bytes:
         if not stat.S_ISREG(status.st_mode):
             raise ByproductError(source, "not a regular file")
         data = os.read(descriptor, status.st_size + 1)  # all of it, and its end, in one call
-        if len(data) > status.st_size:  # it grew since fstat
-            data += b"".join(iter(lambda: os.read(descriptor, 1 << 20), b""))
+        if len(data) != status.st_size:
+            raise ByproductError(source, "the file changed while it was read")
         return data
     except OSError as error:
         raise ByproductError(source, f"cannot read file ({error.strerror})") from None
@@ -191,31 +125,7 @@ def _read_file(path: str | os.PathLike, source: str) -> bytes:
         os.close(descriptor)
 
 
-def scan_imagenet_ab_xml(data: bytes, source: str, traces: PackedTraces | None = None) -> ImageNetABRecord | None:
-    """The row of a file the compiled scanner reads, or None: a file outside the release's narrow
-    XML (entities, comments, attributes, non-ASCII, ...), any error, or no compiled scanner built.
-    None means: ask :func:`parse_with_lxml`, the reference, which raises the error."""
-    if _scan is None:
-        return None
-    mark = traces.mark() if traces is not None else (0, 0)
-    scanned = _scan(data) if traces is None else _scan(data, traces.points, traces.counts)
-    if scanned is None:
-        if traces is not None:
-            traces.rollback(mark)  # the scanner may have packed part of the file
-        return None
-    row, needs_json = scanned
-    if needs_json:  # unknown elements: serialised here, as the lxml path does
-        for annotation in row["annotations"]:
-            if annotation["raw"] is not None:
-                annotation["raw"] = _dump_raw(annotation["raw"])
-            if isinstance(annotation["image_position"], dict):
-                annotation["image_position"] = json.dumps(annotation["image_position"], sort_keys=True)
-        row["raw"] = _dump_raw(row["raw"] or {})
-    return row
-
-
-def parse_with_lxml(data: bytes, source: str) -> ImageNetABRecord:
-    """The reference parse of one file's bytes: lxml, every check, every error message."""
+def _parse(data: bytes, source: str) -> ImageNetABRecord:
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:  # the common encodings, refused before parsing
         raise ByproductError(source, "XML with a DTD or entity declarations is refused")
     try:
@@ -361,8 +271,6 @@ _METADATA_SIZES = {
 
 
 _TRACE_FIELDS = ("mouseTracking/time", "mouseTracking/x", "mouseTracking/y")
-
-
 def _trace_point(element: etree._Element, source: str) -> TracePoint:
     point = {child.tag: child.text for child in element}
     return to_trace_point(point.get("time"), point.get("x"), point.get("y"), source, _TRACE_FIELDS)

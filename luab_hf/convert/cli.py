@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
 
 from .._system import available_cpus
 from ..byproducts.imagenet_ab import DEFAULT_MAX_RECORD_BYTES
+from ..stopping import sigterm_interrupts
 from .images import DEFAULT_MAX_IMAGE_PIXELS
 from .records import ConversionError
 
@@ -70,10 +69,6 @@ def parse_named_paths(values: list[str] | None, flag: str, folders: bool = True)
     return paths
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def run_cli(parser: argparse.ArgumentParser, convert: Callable[..., Path], argv: list[str] | None) -> int:
     """Parse, convert, and turn a ConversionError into one line on stderr and exit status 1.
 
@@ -81,19 +76,15 @@ def run_cli(parser: argparse.ArgumentParser, convert: Callable[..., Path], argv:
     stays, and the exit status is 130.
     """
     args = parser.parse_args(argv)
-    previous = signal.signal(signal.SIGTERM, _interrupt) if threading.current_thread() is threading.main_thread() \
-        else None
     try:
-        output = convert(args, argv)
+        with sigterm_interrupts():
+            output = convert(args, argv)
     except ConversionError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted: nothing was written (the output folder is as it was)", file=sys.stderr)
         return 130
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
     print(f"wrote {output}")
     return 0
 
@@ -107,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         usage="luab-convert {imagenet-ab,coco-ab,synthetic} ...",
     )
     parser.add_argument("command", choices=list(COMMANDS), help="run `luab-convert COMMAND --help` for its flags")
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
-        parser.parse_args(argv[:1] or ["--help"])
+    if not argv or argv[0] not in COMMANDS:
+        parser.parse_args(argv[:1])  # help, or what is wrong: exits
     return import_module(COMMANDS[argv[0]]).main(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

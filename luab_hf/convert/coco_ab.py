@@ -98,6 +98,8 @@ def _convert_record_chunk(chunk: list[tuple[str, Any]]) -> ChunkResult:
     rows, errors = [], []
     for source, record in chunk:
         try:
+            if isinstance(record, ByproductError):  # a record the JSON reader could not take
+                raise record
             row = parse_coco_ab_record(record, source, job.reading)
             _join(row, source)
         except ByproductError as error:

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from ..byproducts import ByproductError, iter_imagenet_ab_sources, parse_imagenet_ab_xml
-from ..byproducts.imagenet_ab import PackedTraces, Source, tarball_members
+from ..byproducts.imagenet_ab import Source, tarball_members
 from ..byproducts.tarstream import TarFormatError
 from ..cards import DatasetSummary, command_line
 from ..labels import imagenet_classes, imagenet_name
@@ -79,14 +78,11 @@ def _convert_xml_chunk(chunk: list[tuple[str, Source]]) -> ChunkResult:
     """Parse XML files (and read their images) into one Arrow table, plus the bad ones."""
     job: _Job = current_job()
     rows, errors = [], []
-    names = [name for name, _ in chunk]
-    traces = PackedTraces()
     for name, data in chunk:
-        mark = traces.mark()
         try:
             if isinstance(data, ByproductError):  # a member or file that could not be read
                 raise data
-            row = parse_imagenet_ab_xml(data, source=name, traces=traces)
+            row = parse_imagenet_ab_xml(data, source=name)
             if row["image_id"] != os.path.splitext(os.path.basename(name))[0]:  # Path(name).stem, 10x cheaper
                 raise ByproductError(name, f"<filename> {row['image_id']!r} does not match the file name")
             row["label"] = _label(row["wnid"], name)
@@ -98,26 +94,10 @@ def _convert_xml_chunk(chunk: list[tuple[str, Source]]) -> ChunkResult:
                 except ByproductError as error:
                     raise ByproductError(name, f"{error.reason}: {error.source}") from None
         except ByproductError as error:
-            traces.rollback(mark)
             errors.append((error.source, error.reason))
             continue
         rows.append(row)
-    return _with_traces(pa.Table.from_pylist(rows, schema=job.schema), traces), errors, names, {}
-
-
-def _with_traces(table: pa.Table, traces: PackedTraces) -> pa.Table:
-    """``table`` (built with every ``annotations[].mouse_trace`` null) with the packed traces in."""
-    index = table.schema.get_field_index("annotations")
-    annotations = table.column(index).combine_chunks()
-    blocks = annotations.flatten()
-    kind = blocks.type
-    children = [blocks.field(i) for i in range(kind.num_fields)]
-    trace = kind.get_field_index("mouse_trace")
-    children[trace] = traces.column(kind.field(trace).type)
-    blocks = pa.StructArray.from_arrays(children, fields=list(kind))
-    offsets = pc.subtract(annotations.offsets, annotations.offsets[0])
-    annotations = pa.ListArray.from_arrays(offsets, blocks, type=annotations.type, mask=annotations.is_null())
-    return table.set_column(index, table.schema.field(index), annotations)
+    return pa.Table.from_pylist(rows, schema=job.schema), errors, [name for name, _ in chunk], {}
 
 
 def _convert_image_chunk(chunk: list[tuple[str, Path]]) -> ChunkResult:

@@ -46,6 +46,7 @@ from tqdm.auto import tqdm
 
 from .._system import release_free_memory
 from .pool import WorkerPool, worker_pool
+from .records import ConversionError
 
 #: Key buckets (the key's top 12 bits): small enough that one bucket of a full release with its
 #: images (~35 MB) is read at once, many enough that shards cut close to their size.
@@ -516,6 +517,16 @@ def _shard_tasks(plan: list[list[tuple[int, int, int]]], files: list[Path], offs
                          index=index, total=len(plan), outputs=outputs, split=split)
 
 
+def _nothing_to_write(split: str, records: int, skips: Any) -> str:
+    """Why a split has no rows: no input at all, or every record skipped (with the first reasons)."""
+    if not records:
+        return f"{split}: the input holds no records"
+    reasons = "\n".join(f"  {source}: {reason}" for source, reason in skips.entries[:5])
+    more = f"\n  ... and {len(skips.entries) - 5:,} more" if len(skips.entries) > 5 else ""
+    return (f"{split}: all {records:,} input records are invalid, so there is nothing to write; the first "
+            f"reasons:\n{reasons}{more}")
+
+
 def write_split(convert: Callable[[Any], ChunkResult], chunks: Iterable[Any], job: Any, *, staging: Path, split: str,
                 configs: dict[str, Features], shard_size: int, seed: int, workers: int, skips: Any, seen: set,
                 bar: tqdm) -> SplitResult:
@@ -536,6 +547,8 @@ def write_split(convert: Callable[[Any], ChunkResult], chunks: Iterable[Any], jo
         with worker_pool(workers, job) as pool:  # one pool, forked once, for every pass
             tasks = (_StageTask(convert, index, chunk, folder, seed) for index, chunk in enumerate(chunks))
             staged = _stage_split(pool, tasks, seed, skips, seen, bar)
+            if not staged.counts.any():
+                raise ConversionError(_nothing_to_write(split, staged.records, skips))
             plan = plan_shards(staged.counts, staged.sizes, shard_size)
             files, offsets = _merge_groups(pool, folder, staged.files, staged.offsets, staged.staged_bytes)
             written = sum(pool.map(_write_shard, _shard_tasks(plan, files, offsets, staged.staged_bytes, outputs, split)))

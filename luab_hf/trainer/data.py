@@ -14,9 +14,9 @@ from torch.utils.data import DataLoader
 
 from ..data import LuabBatchTransform, collate_byproducts
 from ..schema import TaskSchema, detect_task
+from ..stopping import ignore_stop_signals
 from ..transforms import PointTransform
 from .args import DataArguments, ModelArguments, SetupError, TrainingArguments
-from .stopping import ignore_stop_signals
 
 #: The split ``--train_val_split`` holds out of train; it keeps the byproducts, so point error
 #: and attention alignment can be measured on it.

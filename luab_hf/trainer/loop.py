@@ -32,6 +32,7 @@ from accelerate.utils import (
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
+from ..stopping import StopRequest, TrainingStopped, stop_requests
 from ..transforms import normalize_pixels
 from .args import (
     DataArguments,
@@ -53,7 +54,6 @@ from .data import load_data, make_loaders
 from .evaluation import evaluate
 from .modeling import build_model, byproduct_targets, resolve_image_size
 from .outputs import CheckpointPusher, save_outputs
-from .stopping import StopRequest, TrainingStopped, stop_requests
 
 RUN_ARGS = "training_args.json"
 

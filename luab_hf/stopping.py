@@ -1,9 +1,12 @@
-"""Stopping a run on SIGTERM / SIGINT: every rank stops at the same step, with a checkpoint.
+"""Ctrl-C (SIGINT) and SIGTERM, for the trainer and the converters alike.
 
-``accelerate launch`` forwards SIGTERM to the training processes (and kills them a few seconds
-later); torchrun's agent does the same for every rank; Ctrl-C reaches the whole process group.
-The handlers only record the signal; the loop reads it between steps, so a step is never cut in
-half, and the loop makes the ranks agree on where they stop.
+A stop signal is recorded, never raised in the middle of something: the main thread blocks both
+signals and polls for them where stopping is safe (between training steps, between a converter
+pool's results), and every worker process it forks (loader workers, converter workers) leaves both
+to it. ``accelerate launch`` forwards SIGTERM to the training processes and torchrun's agent does
+the same for every rank; Ctrl-C reaches the whole process group, workers included. The trainer
+makes its ranks agree on the step they stop at; a converter stops its pool and removes its
+staging folder. Outside those loops, :func:`sigterm_interrupts` makes SIGTERM act as Ctrl-C.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -79,10 +83,29 @@ def stop_requests() -> Iterator[StopRequest]:
         request.restore()
 
 
-def ignore_stop_signals(worker_id: int) -> None:
-    """DataLoader workers leave both signals to the training process, which shuts them down; a
-    worker dying of Ctrl-C first would turn a clean stop into a 'worker killed' error. (They start
-    with both blocked, inherited from the loop; ignoring also drops one already pending.)"""
+def ignore_stop_signals(worker_id: int | None = None) -> None:
+    """Worker processes (DataLoader workers, converter workers) leave both signals to the main
+    process, which shuts them down; a worker dying of Ctrl-C first would turn a clean stop into a
+    'worker killed' error. (They start with both blocked, inherited from the main thread while it
+    listens; ignoring also drops one already pending.)"""
     for number in STOP_SIGNALS:
         signal.signal(number, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt, as Ctrl-C does, while active (main thread only): a
+    command line tool then cleans up the same way for both."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
