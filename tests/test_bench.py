@@ -15,7 +15,7 @@ EXPECTED = {
     "loader": {"samples_per_second", "plain_samples_per_second"},
     "ingest": {"tar_ratio", "records_per_second", "tar_records_per_second", "published_records_per_second",
                "rss_growth", "rss_mib_large", "pss_mib_large", "images_rss_growth", "images_rss_mib_large",
-               "projected_full_release_seconds", "release_size_seconds", "release_size_rss_mib",
+               "full_release_linearity", "images_copy_ratio", "release_size_seconds", "release_size_rss_mib",
                "linear_projection_seconds"},
     "coco_memory": {"coco_rss_mib", "coco_pss_mib", "json_load_rss_mib"},
     "demo_time": {"demo_seconds"},

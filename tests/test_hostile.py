@@ -360,3 +360,26 @@ def test_a_claim_left_by_a_dead_process_is_taken_over_with_a_message(tmp_path, c
     err = capsys.readouterr().err
     assert code == 0 and f"left by process {dead.pid}, which no longer runs" in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "raw"]
+
+
+def test_the_bulk_trace_reading_gives_the_point_by_point_rows(fixtures_dir, monkeypatch):
+    """Traces are read in bulk when every point and value is plain; the row (or error) must be the
+    one the point-by-point reading gives, for plain and mutated files alike."""
+    from luab_hf.byproducts import imagenet_ab
+
+    def outcome(data: bytes, bulk: bool):
+        with monkeypatch.context() as patch:
+            if not bulk:
+                patch.setattr(imagenet_ab, "plain_trace", lambda *texts: None)
+            try:
+                return parse_imagenet_ab_xml(data, source="f.xml")
+            except ByproductError as error:
+                return str(error)
+
+    seeds = _xml_seeds(fixtures_dir)
+    files = seeds + [_mutate_xml(random.Random(case), seeds[case % len(seeds)]) for case in range(400)]
+    bulk_rows = 0
+    for data in files:
+        assert outcome(data, bulk=True) == outcome(data, bulk=False)
+        bulk_rows += isinstance(outcome(data, bulk=True), dict)
+    assert bulk_rows > 50

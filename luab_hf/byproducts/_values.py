@@ -88,6 +88,8 @@ INT64_MAX = 2**63 - 1
 def to_time(value: Any, source: str, field: str) -> int:
     """Milliseconds as an exact integer >= 0 (never through float32: epoch milliseconds need 41
     bits). Integral decimals such as ``1687.0`` are accepted; fractions are not."""
+    if type(value) is str and value.isascii() and value.isdigit() and len(value) <= 18:  # the common case
+        return int(value)
     number = _whole(value, source, field, "whole milliseconds")
     if number < 0:
         raise ByproductError(source, f"{field} is {_shown(value)}, expected a time >= 0")
@@ -152,3 +154,24 @@ def _plain_number(value: Any) -> bool:
         return value.isascii() and "_" not in value
     return type(value) in (int, float)
 
+
+def plain_trace(times: list[str | None], xs: list[str | None], ys: list[str | None]) -> list[TracePoint] | None:
+    """A whole trace from the texts of its points' fields, when every value is the common case of
+    :func:`to_trace_point` (ASCII digit times that fit int64; ASCII coordinates without ``_``,
+    finite, within float32): the same points, converted in bulk. None when any value needs the
+    checked, point-by-point conversion (which then names it)."""
+    try:
+        digits, coordinates = "".join(times), "".join(xs) + "".join(ys)
+    except TypeError:  # an empty element (None)
+        return None
+    if not (digits.isascii() and digits.isdigit() or not times) or not coordinates.isascii() or "_" in coordinates:
+        return None
+    if times and max(map(len, times)) > 18:  # maybe past int64
+        return None
+    try:
+        fx, fy = list(map(float, xs)), list(map(float, ys))
+    except ValueError:
+        return None
+    if not all(abs(value) <= FLOAT32_MAX for value in fx + fy):  # NaN fails too
+        return None
+    return [TracePoint(time_ms=t, x=x, y=y) for t, x, y in zip(map(int, times), fx, fy)]

@@ -19,7 +19,16 @@ from lxml import etree
 
 from ..schema import IMAGE_SUFFIXES
 from ._errors import ByproductError
-from ._values import TracePoint, to_bool, to_float, to_int, to_time, to_trace_point, to_unit
+from ._values import (
+    TracePoint,
+    plain_trace,
+    to_bool,
+    to_float,
+    to_int,
+    to_time,
+    to_trace_point,
+    to_unit,
+)
 from .tarstream import (
     DIRECTORY,
     HARD_LINK,
@@ -88,7 +97,7 @@ class ImageNetABRecord(TypedDict):
 
 # Entities are never resolved and DTDs are refused below: a billion-laughs file stays a few bytes.
 _PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True, collect_ids=False
 )
 _IMAGE_ID = re.compile(r"^(n\d{8})_(\d+)$")
 
@@ -283,11 +292,23 @@ def _read_metadata(element: etree._Element, source: str) -> Annotation:
     clicks: list[Click] = []
     hovers: list[Hover] = []
     raw: dict[str, list[Any]] = {}
-    trace: list[TracePoint] = []
+    times: list[str | None] = []  # each trace point's texts, while every point is a plain <time><x><y>
+    xs: list[str | None] = []
+    ys: list[str | None] = []
+    plain = True
     for child in element:
         tag = child.tag
         if tag == "mouseTracking":
-            trace.append(_trace_point(child, source))
+            if plain:
+                try:
+                    time, x, y = child
+                    plain = time.tag == "time" and x.tag == "x" and y.tag == "y"
+                except ValueError:  # not three children
+                    plain = False
+                if plain:
+                    times.append(time.text)
+                    xs.append(x.text)
+                    ys.append(y.text)
         elif tag == "hoveredRecord":
             hover = _fields(child)
             hovers.append(
@@ -317,6 +338,9 @@ def _read_metadata(element: etree._Element, source: str) -> Annotation:
             image_position = _text(child) if len(child) == 0 else json.dumps(_to_json(child), sort_keys=True)
         elif isinstance(tag, str):
             raw.setdefault(tag, []).append(_to_json(child))
+    trace = plain_trace(times, xs, ys) if plain else None
+    if trace is None:  # some point or value needs the checked reading, which names what is wrong
+        trace = [_trace_point(child, source) for child in element.iterchildren("mouseTracking")]
     if selected is None:
         raise ByproductError(source, "missing <selected>")
     if selected and not clicks:
