@@ -10,6 +10,7 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,8 @@ def wheel_env(tmp_path_factory) -> Path:
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(root / "dist"),
           str(source)])
     wheel = next((root / "dist").glob("luab_hf-*.whl"))
+    assert wheel.name.endswith("-py3-none-any.whl")  # pure Python: no compiled code of our own parses input
+    assert not [name for name in zipfile.ZipFile(wheel).namelist() if name.endswith((".c", ".so", ".pyd"))]
     venv = root / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
     site = Path(_run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])

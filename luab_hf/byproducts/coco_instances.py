@@ -26,18 +26,19 @@ class Instances:
     labels: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
 
 
-def read_instances(path: str | os.PathLike) -> Instances:
+def read_instances(path: str | os.PathLike, max_value_bytes: int = 64 << 20) -> Instances:
     """Read ``images``, ``annotations`` and ``categories`` of a COCO instances file in one
     streaming pass (:mod:`.jsonstream`); memory holds one entry at a time.
 
-    Raises :class:`ByproductError` naming the file (and entry) for anything malformed.
+    Raises :class:`ByproductError` naming the file (and entry) for anything malformed, or for a
+    value longer than ``max_value_bytes``.
     """
     path = Path(path)
     instances = Instances()
     images = 0
     try:
         with path.open("rb") as handle:
-            for key, index, item in iter_object_arrays(handle, _ARRAYS):
+            for key, index, item in iter_object_arrays(handle, _ARRAYS, max_value_bytes):
                 if isinstance(item, BadEntry):
                     raise ByproductError(f"{path} {key}[{index}]", f"unreadable entry: {item.reason}")
                 _take(instances, key, item, f"{path} {key}[{index}]")

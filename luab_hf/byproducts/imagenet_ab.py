@@ -422,9 +422,11 @@ def _iter_folder(path: Path, max_bytes: int) -> Iterator[tuple[str, Source]]:
 def tarball_members(path: Path, max_bytes: int = DEFAULT_MAX_RECORD_BYTES, read: bool = True) -> Iterator[Member]:
     """The members of a release tarball, as a stream (:mod:`.tarstream`): every gzip member of a
     concatenated stream and every archive of concatenated archives. Only ``.xml`` members up to
-    ``max_bytes`` are read (when ``read``); the rest are skipped unread."""
+    ``max_bytes`` are read (when ``read``); the rest are skipped unread. An extended header or
+    long name above ``max_bytes`` stops the reading."""
     with path.open("rb") as raw:
-        yield from iter_members(raw, lambda name, kind, size: read and size <= max_bytes and name.endswith(".xml"))
+        yield from iter_members(raw, lambda name, kind, size: read and size <= max_bytes and name.endswith(".xml"),
+                                max_header_bytes=max_bytes)
 
 
 def _iter_tarball(path: Path, max_bytes: int) -> Iterator[tuple[str, Source]]:

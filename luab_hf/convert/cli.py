@@ -48,8 +48,8 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-image-pixels", type=positive_int, default=DEFAULT_MAX_IMAGE_PIXELS,
                         help="refuse images with more pixels than this (decompression bombs); default: Pillow's limit")
     parser.add_argument("--max-record-bytes", type=positive_int, default=DEFAULT_MAX_RECORD_BYTES,
-                        help="refuse an XML file, tarball member or COCO-AB record larger than this (default 16 MiB; "
-                             "real ones are a few KB)")
+                        help="refuse an XML file, tarball member, tar extended header or long name, or JSON record "
+                             "or value larger than this, without holding it (default 16 MiB; real ones are a few KB)")
     parser.add_argument("--push-to-hub", metavar="ORG/NAME", help="upload the finished folder as a dataset repo")
 
 

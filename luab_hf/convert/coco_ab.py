@@ -137,9 +137,9 @@ def _convert_eval_chunk(chunk: list[int]) -> ChunkResult:
 _CLASSES_80 = pa.array(COCO_CLASSES)
 
 
-def _instances(path: Path) -> Instances:
+def _instances(path: Path, max_bytes: int) -> Instances:
     try:
-        return read_instances(path)
+        return read_instances(path, max_bytes)
     except ByproductError as error:
         raise ConversionError(str(error)) from None
 
@@ -157,7 +157,7 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
     for name in eval_splits:
         if name not in eval_instances:
             raise ConversionError(f"--eval-split {name}=... needs --eval-instances {name}=JSON for its labels")
-    instances = _instances(args.instances) if args.instances else None
+    instances = _instances(args.instances, args.max_record_bytes) if args.instances else None
     with_image = args.images is not None
     configs = {"byproducts": coco_ab_features(with_image=False)}
     if with_image:
@@ -193,7 +193,7 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
                              "included (COCO-2014 train has a few more images than the release).")
 
         for split, folder in eval_splits.items():
-            split_instances = _instances(eval_instances[split])
+            split_instances = _instances(eval_instances[split], args.max_record_bytes)
             split_job = _Job(args.points, split_instances, folder, schema, args.max_image_pixels)
             image_ids = sorted(split_instances.file_names)
             with tqdm(total=len(image_ids), desc=f"COCO-AB {split}", unit=" img", mininterval=1.0) as bar:

@@ -131,14 +131,14 @@ def _images_root(images: Path | None) -> Path | None:
     return images / "train" if (images / "train").is_dir() else images
 
 
-def _present_wnids(xml: Path) -> list[str]:
+def _present_wnids(xml: Path, max_bytes: int) -> list[str]:
     """The classes in the input, for ``--label-set present``: wnid-shaped folders only (any other
     folder's records then fail as "not in the label set", counted, instead of shifting labels)."""
     if xml.is_dir():
         root = xml / "train_xml" if (xml / "train_xml").is_dir() else xml
         return sorted(p.name for p in root.iterdir() if p.is_dir() and WNID.fullmatch(p.name))
     try:
-        return sorted({Path(m.name).parent.name for m in tarball_members(xml, read=False)
+        return sorted({Path(m.name).parent.name for m in tarball_members(xml, max_bytes, read=False)
                        if m.name.endswith(".xml") and WNID.fullmatch(Path(m.name).parent.name)})
     except (TarFormatError, OSError) as error:
         raise ConversionError(f"{xml}: unreadable or truncated tarball ({error})") from None
@@ -148,7 +148,7 @@ def _label_set(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     if args.label_set == "imagenet-1k":
         wnids, names = imagenet_classes()
         return list(wnids), list(names)
-    wnids = _present_wnids(args.xml)
+    wnids = _present_wnids(args.xml, args.max_record_bytes)
     return wnids, [imagenet_name(w) for w in wnids]
 
 

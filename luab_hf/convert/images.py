@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ def read_image(path: Path, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> tuple[
     if not data:
         raise ByproductError(str(path), "image file is empty (0 bytes)")
     try:
-        with Image.open(path) as image:
+        with Image.open(io.BytesIO(data)) as image:  # the bytes stored are the bytes checked
             width, height = image.size
             if width * height > max_pixels:
                 raise ByproductError(str(path), f"image of {width} x {height} pixels is above --max-image-pixels "
@@ -68,7 +69,9 @@ def read_image(path: Path, max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> tuple[
             image.load()
     except Image.DecompressionBombError as error:
         raise ByproductError(str(path), f"image too large to decode safely ({error})") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+    except UnidentifiedImageError:
+        raise ByproductError(str(path), "corrupt or unreadable image (not a format Pillow can identify)") from None
+    except (OSError, SyntaxError, ValueError) as error:
         raise ByproductError(str(path), f"corrupt or unreadable image ({error})") from None
     if width == 0 or height == 0:
         raise ByproductError(str(path), f"image has zero size ({width}x{height})")

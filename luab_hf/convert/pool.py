@@ -20,7 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any
 
-from ..stopping import STOP_SIGNALS, stop_requests
+from ..stopping import STOP_SIGNALS, StopRequest, stop_requests
 from .records import ConversionError
 
 __all__ = ["WorkerDied", "WorkerPool", "chunked", "current_job", "parallel_map", "worker_pool"]
@@ -69,7 +69,7 @@ class WorkerPool:
     workers are forked once, at the first chunk, before the main process's bookkeeping grows, so
     what they inherit from it stays that of a fresh converter, however large the input."""
 
-    def __init__(self, executor: ProcessPoolExecutor | None, workers: int, stop: Any) -> None:
+    def __init__(self, executor: ProcessPoolExecutor | None, workers: int, stop: StopRequest | None) -> None:
         self._executor, self._workers, self._stop = executor, workers, stop
 
     def map(self, func: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
@@ -128,7 +128,7 @@ def worker_pool(workers: int, job: Any) -> Iterator[WorkerPool]:
     KeyboardInterrupt once its workers are gone)."""
     if workers <= 1:
         _set_job(job)
-        yield WorkerPool(None, 1, False)
+        yield WorkerPool(None, 1, None)
         return
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     with stop_requests() as stop:
