@@ -73,6 +73,8 @@ class LuabBatchTransform:
         keep_points_of_absent_classes: bool = False,
     ) -> None:
         self.transform = transform
+        if isinstance(task, str) and task not in TASKS:
+            raise ValueError(f"unknown task {task!r}: expected one of {sorted(TASKS)}, or a TaskSchema")
         self.task = TASKS[task] if isinstance(task, str) else task
         self.num_labels = num_labels
         self.targets = tuple(targets)

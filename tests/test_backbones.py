@@ -80,14 +80,14 @@ def test_every_backbone_trains_maps_checkpoints_and_round_trips(name, tmp_path):
     torch.optim.SGD(model.parameters(), lr=0.1).step()
     assert any(not torch.equal(before[n], p) for n, p in model.named_parameters())
 
-    # gradient checkpointing on: same loss and gradients (no dropout in these configs)
+    # activation (gradient) checkpointing on: same loss and gradients (no dropout in these configs)
     model.zero_grad()
-    model.gradient_checkpointing_enable()
+    model.activation_checkpointing_enable()
     model.train()
     torch.manual_seed(3)
     plain_loss = _model(name)(**batch).loss
     checkpointed = _model(name)
-    checkpointed.gradient_checkpointing_enable()
+    checkpointed.activation_checkpointing_enable()
     checkpointed.train()
     loss = checkpointed(**batch).loss
     loss.backward()
@@ -107,6 +107,7 @@ def test_remote_code_loads_every_backbone_without_luab_hf(tmp_path):
     for name in BACKBONES:
         model = _model(name).eval()
         model.save_pretrained(tmp_path / name)
+        make_image_processor(size=SIZE).save_pretrained(tmp_path / name)
         with torch.no_grad():
             logits[name] = model(_batch()["pixel_values"]).logits
         torch.save(_batch()["pixel_values"], tmp_path / "pixels.pt")
@@ -115,7 +116,8 @@ def test_remote_code_loads_every_backbone_without_luab_hf(tmp_path):
         import sys
         sys.modules["luab_hf"] = None  # any import of it fails
         import torch
-        from transformers import AutoModelForImageClassification
+        from PIL import Image
+        from transformers import AutoModel, AutoModelForImageClassification, pipeline
         pixels = torch.load({str(tmp_path / 'pixels.pt')!r})
         for name in {list(BACKBONES)!r}:
             folder = {str(tmp_path)!r} + "/" + name
@@ -123,6 +125,17 @@ def test_remote_code_loads_every_backbone_without_luab_hf(tmp_path):
             assert "luab_hf" not in type(model).__module__, type(model).__module__
             with torch.no_grad():
                 assert torch.equal(model(pixels).logits, torch.load(folder + "/expected.pt")), name
+            base = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
+            assert type(base).__name__ == "LuabModel" and "luab_hf" not in type(base).__module__
+            with torch.no_grad():
+                assert torch.equal(base(pixels).pooler_output, model.luab(pixels).pooler_output), name
+        # each pipeline task with remote code alone
+        folder = {str(tmp_path)!r} + "/vit-mean"
+        features = pipeline("image-feature-extraction", model=folder, trust_remote_code=True, pool=True)(
+            Image.new("RGB", (80, 80), (30, 60, 90)))
+        assert len(features[0]) == 32, len(features[0])
+        scores = pipeline("image-classification", model=folder, trust_remote_code=True)(Image.new("RGB", (80, 80)))
+        assert len(scores) == 3 and scores[0]["label"].startswith("class_")
         print("ok")
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, cwd=tmp_path)

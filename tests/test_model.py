@@ -261,3 +261,24 @@ def test_timm_pretrained_without_network_points_to_local_weights(monkeypatch):
     monkeypatch.setattr("luab_hf.models.factory.timm", fake)
     with pytest.raises(OSError, match="--timm_weights"):
         create_luab_model("test_resnet", num_labels=2, pretrained=True)
+
+
+def test_create_luab_model_takes_id2label_and_label2id_together_and_checks_them():
+    from luab_hf import create_luab_model
+
+    names = {0: "cat", 1: "dog"}
+    model = create_luab_model("vit-micro", num_labels=2, id2label=names, label2id={"cat": 0, "dog": 1})
+    assert model.config.id2label == names and model.config.label2id == {"cat": 0, "dog": 1}
+    assert create_luab_model("vit-micro", num_labels=2, label2id={"cat": 0, "dog": 1}).config.id2label == names
+    with pytest.raises(ValueError, match="not the inverse of id2label"):
+        create_luab_model("vit-micro", num_labels=2, id2label=names, label2id={"cat": 1, "dog": 0})
+
+
+def test_an_unknown_task_name_lists_the_known_ones():
+    from luab_hf.data import LuabBatchTransform
+    from luab_hf.schema import TASKS
+    from luab_hf.transforms import PointTransform
+
+    with pytest.raises(ValueError, match=r"unknown task 'imagenet_ab': expected one of \['coco-ab', 'imagenet-ab'\]"):
+        LuabBatchTransform(PointTransform.for_training(size=32), task="imagenet_ab")
+    assert sorted(TASKS) == ["coco-ab", "imagenet-ab"]

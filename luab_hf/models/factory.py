@@ -73,6 +73,7 @@ def create_luab_model(
     backbone: str,
     num_labels: int,
     id2label: dict[int, str] | None = None,
+    label2id: dict[str, int] | None = None,
     problem_type: str = "single_label_classification",
     pretrained: bool = False,
     timm_weights: str | os.PathLike | None = None,
@@ -82,12 +83,17 @@ def create_luab_model(
     """A LUAB model on ``backbone``; with ``pretrained`` the backbone weights come from the
     transformers checkpoint ``backbone`` (folder or repo id), and for timm backbones from the
     local safetensors file ``timm_weights``."""
+    if id2label is None and label2id is not None:
+        id2label = {index: name for name, index in label2id.items()}
     id2label = id2label or {i: f"LABEL_{i}" for i in range(num_labels)}
+    inverse = {name: int(index) for index, name in id2label.items()}
+    if label2id is not None and {name: int(index) for name, index in label2id.items()} != inverse:
+        raise ValueError(f"label2id {label2id} is not the inverse of id2label {id2label}: pass one, or both consistent")
     config = LuabConfig(
         backbone_config=backbone_config(backbone, image_size),
         num_labels=num_labels,
         id2label=id2label,
-        label2id={name: index for index, name in id2label.items()},
+        label2id=inverse,
         problem_type=problem_type,
         **config_kwargs,
     )

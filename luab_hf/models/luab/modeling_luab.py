@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -268,6 +269,16 @@ class LuabPreTrainedModel(PreTrainedModel):
         if isinstance(module, nn.Linear) and getattr(module, "_is_luab_head", False):
             init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
             init.zeros_(module.bias)
+
+    def save_pretrained(self, *args: Any, **kwargs: Any) -> Any:
+        """As remote code, a checkpoint names every Auto class this file defines a model for (saving
+        lists only the saved model's own class), so ``AutoModel`` and its pipelines load it too."""
+        if self._auto_class is not None:
+            module = type(self).__module__.rsplit(".", 1)[-1]
+            self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}),
+                                    "AutoModel": f"{module}.LuabModel",
+                                    "AutoModelForImageClassification": f"{module}.LuabForImageClassification"}
+        return super().save_pretrained(*args, **kwargs)
 
     def _set_gradient_checkpointing(self, enable: bool = True, *args, **kwargs) -> None:
         """transformers' own switch (ViT layers, and :class:`LuabBackbone` for ResNet stages); timm
