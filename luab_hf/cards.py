@@ -7,6 +7,7 @@ import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from datasets import DatasetInfo, Features, SplitDict, SplitInfo
 from datasets.info import DatasetInfosDict
@@ -182,9 +183,12 @@ class TrainingSummary:
 
 def model_card(summary: TrainingSummary) -> ModelCard:
     """A model card with ``model-index`` results for every evaluation split and metric."""
-    dataset_name = summary.dataset.rstrip("/").split("/")[-1]
+    # a local folder is named by its folder name (its path means nothing elsewhere), marked local
+    local = Path(summary.dataset).is_dir()
+    dataset = Path(summary.dataset).name if local else summary.dataset
+    dataset_name = dataset.rstrip("/").split("/")[-1]
     evals = [
-        EvalResult(task_type="image-classification", dataset_type=summary.dataset, dataset_name=dataset_name,
+        EvalResult(task_type="image-classification", dataset_type=dataset, dataset_name=dataset_name,
                    dataset_config=summary.dataset_config, dataset_split=key.split("/")[0],
                    metric_type=key.split("/", 1)[1], metric_value=round(float(value), 6), metric_name=key)
         for key, value in sorted(summary.results.items()) if "/" in key and value == value  # skip NaN
@@ -192,7 +196,7 @@ def model_card(summary: TrainingSummary) -> ModelCard:
     data = ModelCardData(
         model_name=summary.model_name, license="apache-2.0", library_name="transformers",
         pipeline_tag="image-classification", tags=["luab", "annotation-byproducts", "image-classification"],
-        datasets=[summary.dataset] if "/" in summary.dataset and not summary.dataset.startswith(("/", ".")) else None,
+        datasets=[dataset],
         base_model=summary.base_model,
         eval_results=evals or None,
     )
@@ -205,7 +209,7 @@ def model_card(summary: TrainingSummary) -> ModelCard:
     body = f"""
 # {summary.model_name}
 
-An image classifier on a `{summary.backbone}` backbone trained on `{summary.dataset}`
+An image classifier on a `{summary.backbone}` backbone trained on `{dataset}`{" (a local dataset folder)" if local else ""}
 (config `{summary.dataset_config or "default"}`) with {method}, following *Neglected Free Lunch:
 Learning Image Classifiers Using Annotation Byproducts* ([paper]({PAPER})).
 

@@ -150,3 +150,12 @@ def test_the_library_never_imports_entry_points_and_nothing_edits_sys_path():
     for folder in ("luab_hf", "training", "dataset_scripts", "bench", "tests"):
         for path in (REPO / folder).rglob("*.py"):
             assert not _edits_sys_path(path), path
+
+
+def test_the_trainer_arguments_class_has_its_own_name_and_the_old_one_warns():
+    import luab_hf.trainer as trainer
+
+    assert trainer.LuabTrainingArguments.__name__ == "LuabTrainingArguments"
+    assert trainer.load_data is trainer.data.load_data and trainer.make_loaders is trainer.data.make_loaders
+    with pytest.warns(FutureWarning, match="now LuabTrainingArguments"):
+        assert trainer.TrainingArguments is trainer.LuabTrainingArguments

@@ -104,7 +104,10 @@ def test_two_process_imagenet_run_resumes_exactly_and_loads(imagenet_dataset, tm
         assert 0 <= results[key] <= 2, key
     card = (whole / "README.md").read_text()
     assert "model-index" in card and "validation_shifted/accuracy" in card and "revision=" in card
-    assert "byproduct_loss_weight (lambda): 1.0" in card and "--num_processes 2" in card
+    assert "byproduct_loss_weight (lambda): 1.0" in card
+    # the command that ran, and the dataset by its folder name, marked local
+    assert f"accelerate launch --num_processes 2 training/train.py --dataset_name {imagenet_dataset} " in card
+    assert "datasets:\n- ImageNet-AB\n" in card and "trained on `ImageNet-AB` (a local dataset folder)" in card
     tags = _tensorboard_tags(whole / "logs")
     assert {"train/loss", "train/classification_loss", "train/byproduct_loss", "train/learning_rate",
             "validation/accuracy"} <= tags
@@ -604,3 +607,24 @@ def test_processes_that_each_came_up_alone_are_refused(imagenet_dataset, tmp_pat
     assert done.returncode != 0
     assert "the launcher started 2 processes but accelerate joined none of them" in done.stderr
     assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+@pytest.mark.parametrize(("argv0", "module", "processes", "expected"), [
+    ("/venv/bin/luab-train", None, 1, "luab-train"),
+    ("/x/luab_hf/trainer/__main__.py", "luab_hf.trainer.__main__", 1, "python -m luab_hf.trainer"),
+    ("/x/luab_hf/trainer/__main__.py", "luab_hf.trainer.__main__", 2, "accelerate launch --num_processes 2 -m luab_hf.trainer"),
+    ("training/train.py", None, 1, "python training/train.py"),
+    (str(REPO / "training" / "train.py"), None, 2, "accelerate launch --num_processes 2 training/train.py"),
+])
+def test_the_card_records_how_the_run_was_started(argv0, module, processes, expected, monkeypatch):
+    import types
+
+    from luab_hf.trainer.outputs import launch_command
+
+    main = types.ModuleType("__main__")
+    main.__spec__ = types.SimpleNamespace(name=module) if module else None
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    monkeypatch.setattr(sys, "argv", [argv0])
+    monkeypatch.chdir(REPO)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    assert launch_command(processes) == expected

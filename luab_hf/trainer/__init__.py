@@ -5,7 +5,22 @@ Each stage is importable on its own: :func:`~.data.load_data` / :func:`~.data.ma
 :func:`~.checkpoints.save_checkpoint` and :func:`~.outputs.save_outputs`.
 """
 
-from .args import DataArguments, ModelArguments, SetupError, TrainingArguments, parse_args
+import warnings
+from typing import Any
+
+from .args import DataArguments, LuabTrainingArguments, ModelArguments, SetupError, parse_args
+from .data import load_data, make_loaders
 from .loop import main, train
 
-__all__ = ["DataArguments", "ModelArguments", "SetupError", "TrainingArguments", "main", "parse_args", "train"]
+__all__ = ["DataArguments", "LuabTrainingArguments", "ModelArguments", "SetupError", "load_data", "main",
+           "make_loaders", "parse_args", "train"]
+
+
+def __getattr__(name: str) -> Any:
+    """``TrainingArguments``: the old name of :class:`LuabTrainingArguments`, kept for one release
+    (it read as transformers' own class)."""
+    if name == "TrainingArguments":
+        warnings.warn("luab_hf.trainer.TrainingArguments is now LuabTrainingArguments; the old name goes in the "
+                      "next release", FutureWarning, stacklevel=2)
+        return LuabTrainingArguments
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

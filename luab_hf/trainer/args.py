@@ -61,7 +61,7 @@ class ModelArguments:
 
 
 @dataclass
-class TrainingArguments:
+class LuabTrainingArguments:
     output_dir: str = field(metadata={"help": "Where the model, checkpoints, logs and card go."})
     overwrite_output_dir: bool = field(default=False, metadata={"help": "Replace an output_dir that holds another run."})
     per_device_train_batch_size: int = field(default=32)
@@ -97,14 +97,14 @@ class TrainingArguments:
                                          "processor and card as one commit, in the background."})
 
 
-ARGUMENT_CLASSES = (DataArguments, ModelArguments, TrainingArguments)
+ARGUMENT_CLASSES = (DataArguments, ModelArguments, LuabTrainingArguments)
 
 
 class SetupError(Exception):
     """A problem found before training starts; the message says what to change."""
 
 
-def checkpoint_every(args: TrainingArguments, streaming: bool) -> int | None:
+def checkpoint_every(args: LuabTrainingArguments, streaming: bool) -> int | None:
     """``--checkpointing_steps`` as a step count (None for none or 'epoch'), or a clear refusal."""
     value = args.checkpointing_steps
     if value is None or value == "":
@@ -119,7 +119,7 @@ def checkpoint_every(args: TrainingArguments, streaming: bool) -> int | None:
     return int(value)
 
 
-def parse_args(argv: list[str] | None) -> tuple[DataArguments, ModelArguments, TrainingArguments]:
+def parse_args(argv: list[str] | None) -> tuple[DataArguments, ModelArguments, LuabTrainingArguments]:
     """Parse flags, with an optional leading YAML/JSON config file as defaults."""
     argv = list(argv or [])
     if argv and argv[0].endswith((".yaml", ".yml", ".json")):

@@ -13,7 +13,7 @@ from accelerate import Accelerator
 from safetensors import safe_open
 
 from ..staging import publish, staging_path
-from .args import SetupError, TrainingArguments
+from .args import LuabTrainingArguments, SetupError
 
 CHECKPOINT_META = "luab_checkpoint.json"
 #: What a run writes into --output_dir: all that --overwrite_output_dir may remove.
@@ -81,7 +81,7 @@ def checkpoint_problem(path: Path) -> str | None:
     return None
 
 
-def resolve_checkpoint(args: TrainingArguments) -> Path | None:
+def resolve_checkpoint(args: LuabTrainingArguments) -> Path | None:
     """The checkpoint to resume from. ``latest`` takes the newest *complete* one, saying which
     damaged ones it skipped; a named one that is damaged is refused with the file at fault."""
     if args.resume_from_checkpoint is None:
@@ -114,7 +114,7 @@ def check_process_count(checkpoint: Path, processes: int) -> None:
                          f"launch with --num_processes {saved} to resume it exactly")
 
 
-def check_output_dir(args: TrainingArguments, checkpoint: Path | None) -> None:
+def check_output_dir(args: LuabTrainingArguments, checkpoint: Path | None) -> None:
     output = Path(args.output_dir)
     existing = output
     while not existing.exists() and existing != existing.parent:

@@ -16,7 +16,7 @@ from ..data import LuabBatchTransform, collate_byproducts
 from ..schema import TaskSchema, detect_task
 from ..stopping import ignore_stop_signals
 from ..transforms import PointTransform
-from .args import DataArguments, ModelArguments, SetupError, TrainingArguments
+from .args import DataArguments, LuabTrainingArguments, ModelArguments, SetupError
 
 #: The split ``--train_val_split`` holds out of train; it keeps the byproducts, so point error
 #: and attention alignment can be measured on it.
@@ -71,7 +71,7 @@ def load_splits(name: str, config: str | None, splits: list[str]) -> dict[str, A
     return {split: load_dataset(name, config, data_files={split: files[split]}, split=split) for split in splits}
 
 
-def make_loaders(data: RunData, data_args: DataArguments, model_args: ModelArguments, args: TrainingArguments,
+def make_loaders(data: RunData, data_args: DataArguments, model_args: ModelArguments, args: LuabTrainingArguments,
                  targets: list[str], accelerator: Accelerator) -> tuple[DataLoader, dict[str, DataLoader], LuabBatchTransform]:
     """The train loader (with its augmentation, whose epoch the loop sets) and one loader per
     evaluation split (the checkpoint's evaluation preprocessing)."""

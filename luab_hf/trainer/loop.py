@@ -36,9 +36,9 @@ from ..stopping import StopRequest, TrainingStopped, stop_requests
 from ..transforms import normalize_pixels
 from .args import (
     DataArguments,
+    LuabTrainingArguments,
     ModelArguments,
     SetupError,
-    TrainingArguments,
     checkpoint_every,
     parse_args,
 )
@@ -115,7 +115,7 @@ def report_processes(accelerator: Accelerator) -> None:
                           "launch --multi_gpu --num_processes N ...")
 
 
-def make_accelerator(args: TrainingArguments) -> Accelerator:
+def make_accelerator(args: LuabTrainingArguments) -> Accelerator:
     output_dir = Path(args.output_dir)
     return Accelerator(
         gradient_accumulation_steps=args.gradient_accumulation_steps,
@@ -139,7 +139,7 @@ def evaluate_all(model, loaders: dict, accelerator: Accelerator, multi_label: bo
     return results
 
 
-def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingArguments,
+def train(data_args: DataArguments, model_args: ModelArguments, args: LuabTrainingArguments,
           argv: list[str]) -> dict[str, float]:
     """The whole run; returns the final evaluation results. SIGTERM and SIGINT stop it between
     steps (raising :class:`TrainingStopped`), after a checkpoint when checkpointing is on."""
@@ -147,7 +147,7 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: TrainingAr
         return _train(data_args, model_args, args, argv, stop)
 
 
-def _train(data_args: DataArguments, model_args: ModelArguments, args: TrainingArguments,
+def _train(data_args: DataArguments, model_args: ModelArguments, args: LuabTrainingArguments,
            argv: list[str], stop: StopRequest) -> dict[str, float]:
     targets = byproduct_targets(model_args)
     if data_args.streaming and args.max_train_steps is None:

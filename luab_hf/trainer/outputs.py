@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sys
 import threading
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from .. import __version__
 from ..cards import TrainingSummary, command_line, model_card
 from ..hub import upload_folder
 from ..processing import make_image_processor
-from .args import DataArguments, ModelArguments, TrainingArguments
+from .args import DataArguments, LuabTrainingArguments, ModelArguments
 
 
 def versions() -> dict[str, str]:
@@ -85,8 +87,26 @@ def save_weights(accelerator: Accelerator, model: torch.nn.Module, folder: Path)
             folder, state_dict=state_dict, safe_serialization=True)
 
 
+def launch_command(num_processes: int) -> str:
+    """How this run was started, for the card's reproduction line: ``luab-train``, ``python -m
+    luab_hf.trainer`` or ``python <script>``, under ``accelerate launch`` when accelerate (or
+    torchrun) started it."""
+    main = sys.modules["__main__"]
+    module = getattr(getattr(main, "__spec__", None), "name", None)
+    script = Path(sys.argv[0])
+    if module:  # python -m ...
+        program = f"-m {module.removesuffix('.__main__')}"
+    elif script.name == "luab-train":
+        program = "luab-train"
+    else:
+        program = os.path.relpath(script) if script.is_absolute() and Path.cwd() in script.parents else str(script)
+    if num_processes > 1 or "LOCAL_RANK" in os.environ:  # set by accelerate launch and torchrun for each process
+        return f"accelerate launch --num_processes {num_processes} {program}"
+    return program if program == "luab-train" else f"python {program}"
+
+
 def save_outputs(accelerator: Accelerator, model: torch.nn.Module, data_args: DataArguments, model_args: ModelArguments,
-                 args: TrainingArguments, targets: list[str], results: dict[str, float], completed: int, epochs: int,
+                 args: LuabTrainingArguments, targets: list[str], results: dict[str, float], completed: int, epochs: int,
                  samples_per_step: int, argv: list[str], folder: Path | None = None, push: bool = True) -> None:
     """``from_pretrained``-able weights, the image processor, ``all_results.json`` and a model card
     in ``folder`` (default ``output_dir``); then the push, when asked. Every rank takes part in
@@ -102,7 +122,7 @@ def save_outputs(accelerator: Accelerator, model: torch.nn.Module, data_args: Da
         model_name=args.hub_model_id or output_dir.name, dataset=data_args.dataset_name,
         dataset_config=data_args.dataset_config, backbone=model_args.model_name_or_path or model_args.backbone,
         byproduct_loss_weight=model_args.byproduct_loss_weight, byproduct_targets=targets, seed=args.seed,
-        command=command_line(f"accelerate launch --num_processes {accelerator.num_processes} training/train.py", argv),
+        command=command_line(launch_command(accelerator.num_processes), argv),
         results=results, versions=versions(), base_model=base_model(model_args),
         hyperparameters={"learning_rate": args.learning_rate, "weight_decay": args.weight_decay,
                          "train_batch_size": samples_per_step, "steps": completed,
