@@ -3,6 +3,7 @@ the image-classification example recipe, AutoModel, export to timm, torch.compil
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -239,18 +240,20 @@ def test_vit_attentions_sdpa_and_interpolated_positions(tmp_path):
         assert sdpa(torch.randn(1, 3, 96, 80)).logits.shape == (1, 3)  # any size: positions interpolated
 
 
-def test_export_timm_loads_in_timm_with_identical_logits(tmp_path):
+def test_export_timm_writes_timms_folder_format_that_timm_rebuilds_with_identical_logits(tmp_path):
     for name in ("timm-test_resnet", "timm-mobilenetv3_small_050", "timm-test_convnext"):
         model = _model(name, num_labels=4).eval()
-        path = export_timm(model, tmp_path / f"{name}.safetensors")
-        architecture = BACKBONES[name][0].architecture
-        reference = timm.create_model(architecture, pretrained=True,
-                                      pretrained_cfg_overlay=dict(file=path, num_classes=4)).eval()
+        folder = export_timm(model, tmp_path / name)
+        reference = timm.create_model(f"local-dir:{folder}", pretrained=True).eval()
+        assert reference.num_classes == 4 and reference.pretrained_cfg["label_names"] == [f"class_{i}" for i in range(4)]
+        assert json.loads((tmp_path / name / "config.json").read_text())["architecture"] == BACKBONES[name][0].architecture
         pixels = _batch()["pixel_values"]
         with torch.no_grad():
             torch.testing.assert_close(reference(pixels), model(pixels).logits, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="timm backbone"):
-        export_timm(_model("resnet"), tmp_path / "x.safetensors")
+        export_timm(_model("resnet"), tmp_path / "x")
+    with pytest.raises(ValueError, match="pass a folder"):
+        export_timm(_model("timm-test_resnet"), tmp_path / "x.safetensors")
 
 
 def test_a_training_step_compiles_as_one_graph():
