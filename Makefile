@@ -14,7 +14,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[train,dev]' 2>&1 | $(PIP_QUIET)
+	$(PY) -m pip install -q -e '.[train,evaluate,dev]' 2>&1 | $(PIP_QUIET)
 	$(PY) -c "import luab_hf, torch, torchvision, transformers, datasets, accelerate, timm"
 	touch $(STAMP)
 

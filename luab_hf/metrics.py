@@ -7,7 +7,22 @@ peak of the model's class map (`class_maps`) lands near the annotators' click.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
+
+#: The ``evaluate`` modules shipped with the package (``luab_hf/evaluate_modules/<name>/``).
+EVALUATE_MODULES = ("attention_alignment", "mean_average_precision", "multilabel_f1", "point_error")
+
+
+def evaluate_module(name: str) -> str:
+    """The path of one of LUAB's ``evaluate`` modules, for ``evaluate.load(path)``: loaded from
+    the package, offline (``evaluate.load("point_error")`` would look on the Hub). Each computes
+    with the function of this module the trainer uses."""
+    if name not in EVALUATE_MODULES:
+        raise ValueError(f"unknown LUAB evaluate module {name!r}: expected one of {list(EVALUATE_MODULES)}")
+    return str(Path(__file__).resolve().parent / "evaluate_modules" / name)
+
 
 #: Pointing-game radius, in normalised image units: a hit is a CAM peak within this distance.
 POINTING_TOLERANCE = 0.15

@@ -41,7 +41,9 @@ def wheel_env(tmp_path_factory) -> Path:
           str(source)])
     wheel = next((root / "dist").glob("luab_hf-*.whl"))
     assert wheel.name.endswith("-py3-none-any.whl")  # pure Python: no compiled code of our own parses input
-    assert not [name for name in zipfile.ZipFile(wheel).namelist() if name.endswith((".c", ".so", ".pyd"))]
+    names = zipfile.ZipFile(wheel).namelist()
+    assert not [name for name in names if name.endswith((".c", ".so", ".pyd"))]
+    assert {"luab_hf/evaluate_modules/point_error/point_error.py", "luab_hf/evaluate_modules/point_error/README.md"} <= set(names)
     venv = root / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
     site = Path(_run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
