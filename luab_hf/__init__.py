@@ -24,6 +24,7 @@ _LAZY = {
     "create_luab_model": ".models.factory",
     "export_timm": ".models.export",
     "LuabModel": ".models.luab",
+    "LuabTrainer": ".hf_trainer",
     "make_image_processor": ".processing",
 }
 
@@ -45,6 +46,7 @@ __all__ = [
     "PointTransform",
     "backbone_config",
     "LuabModel",
+    "LuabTrainer",
     "create_luab_model",
     "export_timm",
     "make_image_processor",

@@ -283,3 +283,47 @@ def test_attention_loss_needs_logits_that_decompose():
         _model("timm-mobilenetv3_small_050", attention_loss_weight=1.0)
     assert _model("vit-mean", attention_loss_weight=1.0).config.attention_loss_weight == 1.0
 
+
+
+def test_luab_trainer_trains_on_a_converted_dataset_with_plain_training_arguments(imagenet_release, tmp_path):
+    """transformers' TrainingArguments with its defaults (remove_unused_columns=True included):
+    the rows reach the batch transform whole, the loss terms are logged, compute_metrics sees the
+    logits, and the output folder carries LUAB's card."""
+    from datasets import load_dataset
+    from transformers import TrainingArguments
+
+    from luab_hf import LuabTrainer, PointTransform, create_luab_model
+    from luab_hf.convert import imagenet_ab
+    from luab_hf.data import LuabBatchTransform
+
+    data = tmp_path / "ImageNet-AB"
+    assert imagenet_ab.main(["--xml", str(imagenet_release), "--images", str(imagenet_release), "--label-set", "present",
+                             "--output", str(data), "--eval-split", f"validation={imagenet_release / 'val'}"]) == 0
+    train, validation = load_dataset(str(data), split="train"), load_dataset(str(data), split="validation")
+    names = train.features["label"].names
+    train.set_transform(LuabBatchTransform(PointTransform.for_training(size=32), task="imagenet-ab", seed=0))
+    validation.set_transform(LuabBatchTransform(PointTransform.for_eval(size=32), task="imagenet-ab"))
+    model = create_luab_model("resnet-micro", num_labels=len(names), id2label=dict(enumerate(names)),
+                              attention_loss_weight=0.5)
+    seen = {}
+
+    def compute_metrics(prediction) -> dict:
+        seen["shape"] = np.asarray(prediction.predictions).shape
+        return {"accuracy": float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())}
+
+    args = TrainingArguments(output_dir=str(tmp_path / "run"), per_device_train_batch_size=8, max_steps=4,
+                             logging_steps=2, eval_strategy="steps", eval_steps=4, report_to=[], use_cpu=True,
+                             dataloader_num_workers=0)
+    trainer = LuabTrainer(model=model, args=args, train_dataset=train, eval_dataset=validation,
+                          compute_metrics=compute_metrics)
+    trainer.train()
+    trainer.save_model()
+    logged = [entry for entry in trainer.state.log_history if "loss" in entry]
+    assert len(logged) == 2
+    for entry in logged:  # the logged terms add up to the logged loss (weights 1.0 and 0.5)
+        total = entry["classification_loss"] + 1.0 * entry["byproduct_loss"] + 0.5 * entry["attention_loss"]
+        assert total == pytest.approx(entry["loss"], rel=1e-3)
+    assert seen["shape"] == (len(validation), len(names))
+    card = (tmp_path / "run" / "README.md").read_text()
+    assert "model-index" in card and "eval/accuracy" in card and "transformers Trainer" in card
+    assert LuabForImageClassification.from_pretrained(tmp_path / "run").config.id2label == dict(enumerate(names))

@@ -9,11 +9,15 @@ import warnings
 from typing import Any
 
 from .args import DataArguments, LuabTrainingArguments, ModelArguments, SetupError, parse_args
+from .checkpoints import save_checkpoint
 from .data import load_data, make_loaders
+from .evaluation import evaluate
 from .loop import main, train
+from .modeling import build_model
+from .outputs import save_outputs
 
-__all__ = ["DataArguments", "LuabTrainingArguments", "ModelArguments", "SetupError", "load_data", "main",
-           "make_loaders", "parse_args", "train"]
+__all__ = ["DataArguments", "LuabTrainingArguments", "ModelArguments", "SetupError", "build_model", "evaluate",
+           "load_data", "main", "make_loaders", "parse_args", "save_checkpoint", "save_outputs", "train"]
 
 
 def __getattr__(name: str) -> Any:
