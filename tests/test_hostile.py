@@ -242,50 +242,43 @@ def _check_entries(ours: list, reference: object, case: int) -> None:
             assert entry == expected, f"case {case}"
 
 
-def test_mutated_coco_ab_json_gives_json_loads_entries_or_a_named_error(fixtures_dir):
-    text = _coco_text(fixtures_dir)
+def _json_mutations(text: str, read, check) -> None:
+    """Mutations of ``text``: each read by ours (``read(handle)``; a JsonStreamError is a named
+    refusal), and what ours read checked against ``json.loads`` (``check(ours, reference, case)``)."""
     outcomes = {"read": 0, "error": 0}
     with within(120):
         for case in range(1500 * hostile.SCALE):
-            rng = random.Random(case)
-            mutated = hostile.mutate_json(rng, text)
-            reference = hostile.json_values(mutated)
+            mutated = hostile.mutate_json(random.Random(case), text)
             try:
-                ours = [entry for _, entry in iter_array(io.BytesIO(mutated.encode("utf-8", "surrogatepass")))]
+                ours = read(io.BytesIO(mutated.encode("utf-8", "surrogatepass")))
             except JsonStreamError:
                 outcomes["error"] += 1
                 continue
-            _check_entries(ours, reference, case)
+            check(ours, hostile.json_values(mutated), case)
             outcomes["read"] += 1
     assert min(outcomes.values()) > 150, outcomes
+
+
+def test_mutated_coco_ab_json_gives_json_loads_entries_or_a_named_error(fixtures_dir):
+    _json_mutations(_coco_text(fixtures_dir), lambda handle: [entry for _, entry in iter_array(handle)], _check_entries)
 
 
 def test_mutated_instances_json_gives_json_loads_entries_or_a_named_error():
     document = {"info": {"year": 2014}, "images": [{"id": i, "file_name": f"{i}.jpg"} for i in range(4)],
                 "annotations": [{"image_id": i, "category_id": 18, "bbox": [0.5, 1, 2, 3]} for i in range(4)],
                 "categories": [{"id": 18, "name": "dog"}]}
-    text = json.dumps(document, indent=1)
     keys = {"images", "annotations", "categories"}
-    outcomes = {"read": 0, "error": 0}
-    with within(120):
-        for case in range(1500 * hostile.SCALE):
-            rng = random.Random(case)
-            mutated = hostile.mutate_json(rng, text)
-            reference = hostile.json_values(mutated)
-            try:
-                ours = list(iter_object_arrays(io.BytesIO(mutated.encode("utf-8", "surrogatepass")), keys))
-            except JsonStreamError:
-                outcomes["error"] += 1
-                continue
-            if not isinstance(reference, dict):
-                _check_entries([e for _, _, e in ours], reference, case)
-                continue
-            expected = [(key, index, entry) for key, value in reference.items() if key in keys and isinstance(value, list)
-                        for index, entry in enumerate(value)]
-            assert [(k, i) for k, i, _ in ours] == [(k, i) for k, i, _ in expected], f"case {case}"
-            _check_entries([e for _, _, e in ours], [e for _, _, e in expected], case)
-            outcomes["read"] += 1
-    assert min(outcomes.values()) > 150, outcomes
+
+    def check(ours: list, reference: object, case: int) -> None:
+        if not isinstance(reference, dict):
+            _check_entries([e for _, _, e in ours], reference, case)
+            return
+        expected = [(key, index, entry) for key, value in reference.items() if key in keys and isinstance(value, list)
+                    for index, entry in enumerate(value)]
+        assert [(k, i) for k, i, _ in ours] == [(k, i) for k, i, _ in expected], f"case {case}"
+        _check_entries([e for _, _, e in ours], [e for _, _, e in expected], case)
+
+    _json_mutations(json.dumps(document, indent=1), lambda handle: list(iter_object_arrays(handle, keys)), check)
 
 
 @pytest.mark.parametrize(("entry", "reason"), [

@@ -1,9 +1,9 @@
 """Attention alignment: the pointing game between a model's class-map peak and the annotators' click."""
 
-import datasets
 import evaluate
 import torch
 
+from luab_hf.evaluate_modules import CITATION, POINTS, valid_rows
 from luab_hf.metrics import POINTING_TOLERANCE, attention_alignment
 
 _DESCRIPTION = """The fraction of rows whose class-map peak (the cell where the model's evidence for the class
@@ -18,18 +18,15 @@ Args:
 Returns:
     attention_alignment: the fraction of valid rows hit (NaN when none is valid).
 """
-_CITATION = """@inproceedings{han2023neglected, title={Neglected Free Lunch - Learning Image Classifiers Using
-Annotation Byproducts}, author={Han, Dongyoon and Choe, Junsuk and Chun, Seonghyeok and others}, booktitle={ICCV}, year={2023}}"""
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS)
 class AttentionAlignment(evaluate.Metric):
     def _info(self) -> evaluate.MetricInfo:
-        point = datasets.Sequence(datasets.Value("float32"), length=2)
-        return evaluate.MetricInfo(description=_DESCRIPTION, citation=_CITATION, inputs_description=_KWARGS,
-                                   features=datasets.Features({"predictions": point, "references": point}))
+        return evaluate.MetricInfo(description=_DESCRIPTION, citation=CITATION, inputs_description=_KWARGS,
+                                   features=POINTS)
 
     def _compute(self, predictions, references, valid=None, tolerance=POINTING_TOLERANCE):
-        valid = torch.ones(len(predictions), dtype=torch.bool) if valid is None else torch.tensor(valid, dtype=torch.bool)
+        valid = valid_rows(valid, len(predictions))
         value = attention_alignment(torch.tensor(predictions), torch.tensor(references), valid, tolerance)
         return {"attention_alignment": value}

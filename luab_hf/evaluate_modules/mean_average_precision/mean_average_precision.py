@@ -1,9 +1,9 @@
 """Multi-label mean average precision (COCO-AB's 80 classes, or any multi-hot targets)."""
 
-import datasets
 import evaluate
 import torch
 
+from luab_hf.evaluate_modules import CITATION, MULTI_LABEL
 from luab_hf.metrics import mean_average_precision
 
 _DESCRIPTION = """Mean over classes of the average precision of each class's scores (the mean precision at the
@@ -15,15 +15,13 @@ Args:
 Returns:
     mAP: the mean average precision (NaN when no class has a positive).
 """
-_CITATION = ""
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS)
 class MeanAveragePrecision(evaluate.Metric):
     def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(description=_DESCRIPTION, citation=_CITATION, inputs_description=_KWARGS,
-                                   features=datasets.Features({"predictions": datasets.Sequence(datasets.Value("float32")),
-                                                               "references": datasets.Sequence(datasets.Value("int32"))}))
+        return evaluate.MetricInfo(description=_DESCRIPTION, citation=CITATION, inputs_description=_KWARGS,
+                                   features=MULTI_LABEL)
 
     def _compute(self, predictions, references):
         return {"mAP": mean_average_precision(torch.tensor(predictions), torch.tensor(references))}

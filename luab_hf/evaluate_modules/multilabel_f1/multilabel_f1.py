@@ -1,9 +1,9 @@
 """Multi-label F1, micro and macro, at a threshold on the sigmoid of the logits."""
 
-import datasets
 import evaluate
 import torch
 
+from luab_hf.evaluate_modules import CITATION, MULTI_LABEL
 from luab_hf.metrics import multilabel_f1
 
 _DESCRIPTION = """F1 of multi-label predictions `sigmoid(logit) >= threshold`: micro (over every row and class)
@@ -16,15 +16,13 @@ Args:
 Returns:
     f1_micro, f1_macro.
 """
-_CITATION = ""
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS)
 class MultilabelF1(evaluate.Metric):
     def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(description=_DESCRIPTION, citation=_CITATION, inputs_description=_KWARGS,
-                                   features=datasets.Features({"predictions": datasets.Sequence(datasets.Value("float32")),
-                                                               "references": datasets.Sequence(datasets.Value("int32"))}))
+        return evaluate.MetricInfo(description=_DESCRIPTION, citation=CITATION, inputs_description=_KWARGS,
+                                   features=MULTI_LABEL)
 
     def _compute(self, predictions, references, threshold=0.5):
         return multilabel_f1(torch.tensor(predictions), torch.tensor(references), threshold)
