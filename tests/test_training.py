@@ -346,12 +346,12 @@ def test_a_checkpoint_from_another_process_count_is_refused(imagenet_dataset, tm
 
 
 def test_model_card_metadata_names_the_dataset_and_the_base_model(imagenet_dataset, tmp_path):
+    import timm
     from huggingface_hub import ModelCard
+    from safetensors.torch import save_file
 
-    from luab_hf import create_luab_model
-    from luab_hf.models.export import export_timm
-
-    weights = export_timm(create_luab_model("test_resnet", num_labels=3), tmp_path / "test_resnet.safetensors")
+    weights = str(tmp_path / "test_resnet.safetensors")  # timm's own weights of the architecture
+    save_file({k: v.contiguous() for k, v in timm.create_model("test_resnet").state_dict().items()}, weights)
     out = tmp_path / "run"
     assert train.main(["--dataset_name", str(imagenet_dataset), "--model_name_or_path", "test_resnet",
                        "--timm_weights", weights, "--report_to", "none", "--max_train_steps", "1",
@@ -360,7 +360,9 @@ def test_model_card_metadata_names_the_dataset_and_the_base_model(imagenet_datas
     assert card.data.base_model == "timm/test_resnet"
     splits = {result.dataset_split for result in card.data.eval_results}
     assert splits == {"validation"}  # the default --eval_splits
-    assert all(result.dataset_type == str(imagenet_dataset) for result in card.data.eval_results)
+    # a local folder is named by its folder name, marked local (its path means nothing elsewhere)
+    assert card.data.datasets == [imagenet_dataset.name] == ["ImageNet-AB"]
+    assert all(result.dataset_type == imagenet_dataset.name for result in card.data.eval_results)
     assert not any(result.metric_type == "top5_accuracy" for result in card.data.eval_results)  # 3 classes
 
 
