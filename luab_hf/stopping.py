@@ -2,8 +2,8 @@
 
 A stop signal is recorded, never raised in the middle of something: the main thread blocks both
 signals and polls for them where stopping is safe (between training steps, between a converter
-pool's results), and every worker process it forks (loader workers, converter workers) leaves both
-to it. ``accelerate launch`` forwards SIGTERM to the training processes and torchrun's agent does
+pool's results), and the worker processes it forks leave Ctrl-C to it (loader workers ignore
+SIGTERM too; converter workers die of it, which is how their executor ends them). ``accelerate launch`` forwards SIGTERM to the training processes and torchrun's agent does
 the same for every rank; Ctrl-C reaches the whole process group, workers included. The trainer
 makes its ranks agree on the step they stop at; a converter stops its pool and removes its
 staging folder. Outside those loops, :func:`sigterm_interrupts` makes SIGTERM act as Ctrl-C.
@@ -83,11 +83,10 @@ def stop_requests() -> Iterator[StopRequest]:
         request.restore()
 
 
-def ignore_stop_signals(worker_id: int | None = None) -> None:
-    """Worker processes (DataLoader workers, converter workers) leave both signals to the main
-    process, which shuts them down; a worker dying of Ctrl-C first would turn a clean stop into a
-    'worker killed' error. (They start with both blocked, inherited from the main thread while it
-    listens; ignoring also drops one already pending.)"""
+def ignore_stop_signals(worker_id: int) -> None:
+    """DataLoader workers leave both signals to the training process, which shuts them down; a
+    worker dying of Ctrl-C first would turn a clean stop into a 'worker killed' error. (They start
+    with both blocked, inherited from the loop; ignoring also drops one already pending.)"""
     for number in STOP_SIGNALS:
         signal.signal(number, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)

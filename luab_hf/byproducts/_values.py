@@ -160,13 +160,15 @@ def plain_trace(times: list[str | None], xs: list[str | None], ys: list[str | No
     :func:`to_trace_point` (ASCII digit times that fit int64; ASCII coordinates without ``_``,
     finite, within float32): the same points, converted in bulk. None when any value needs the
     checked, point-by-point conversion (which then names it)."""
+    if not times:
+        return []
     try:
         digits, coordinates = "".join(times), "".join(xs) + "".join(ys)
     except TypeError:  # an empty element (None)
         return None
-    if not (digits.isascii() and digits.isdigit() or not times) or not coordinates.isascii() or "_" in coordinates:
+    if not (digits.isascii() and digits.isdigit() and coordinates.isascii()) or "_" in coordinates:
         return None
-    if times and max(map(len, times)) > 18:  # maybe past int64
+    if max(map(len, times)) > 18:  # maybe past int64
         return None
     try:
         fx, fy = list(map(float, xs)), list(map(float, ys))
