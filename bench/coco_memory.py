@@ -11,31 +11,13 @@ generated records under new image ids.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import _util
 
-from luab_hf.convert import synthetic
-
-
-def write_big_json(folder: Path, target_bytes: int) -> tuple[Path, int]:
-    seed_release = synthetic.write_coco_ab(folder / "seed", images=40, seed=0, classes=8, val_images=1)
-    records = json.loads((seed_release / "coco_ab_v1_0.json").read_text())
-    path = folder / "coco_ab_v1_0.json"
-    written = count = 0
-    with path.open("w") as handle:
-        handle.write("[\n")
-        while written < target_bytes:
-            record = dict(records[count % len(records)], image_id=count + 1)
-            text = ("," if count else "") + json.dumps(record) + "\n"
-            handle.write(text)
-            written += len(text)
-            count += 1
-        handle.write("]\n")
-    return path, count
+from luab_hf import synthetic
 
 
 def main() -> None:
@@ -44,7 +26,7 @@ def main() -> None:
     args = parser.parse_args()
     target = 20 << 20 if args.quick else 398 << 20
     with TemporaryDirectory() as tmp:
-        path, records = write_big_json(Path(tmp), target)
+        path, records = synthetic.write_release_json(Path(tmp), target)
         size_mib = path.stat().st_size / 2**20
         ours = _util.run_with_peak_rss(
             [sys.executable, str(_util.REPO / "dataset_scripts" / "coco_ab.py"), "--json", str(path),

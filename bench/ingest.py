@@ -46,11 +46,10 @@ import pyarrow.parquet as pq
 from isal import igzip
 from PIL import Image
 
-from luab_hf.convert import synthetic
+from luab_hf import synthetic
 
-FULL_RELEASE = 1_281_167
 #: The release's tarball: 555 MB for 1,281,167 files.
-RELEASE_GZ_BYTES_PER_FILE = 555e6 / FULL_RELEASE
+RELEASE_GZ_BYTES_PER_FILE = 555e6 / synthetic.FULL_RELEASE
 
 
 def write_inputs(root: Path, records: int, seed: int = 0) -> tuple[Path, Path, list[tuple[str, bytes]]]:
@@ -68,29 +67,6 @@ def write_inputs(root: Path, records: int, seed: int = 0) -> tuple[Path, Path, l
             member.size = len(xml)
             archive.addfile(member, io.BytesIO(xml))
     return folder, tarball, files
-
-
-def write_release_sized(path: Path, files: list[tuple[str, bytes]], total: int = FULL_RELEASE) -> Path:
-    """A ``.tar.gz`` of ``total`` members: ``files`` again and again, each copy under new image ids
-    (``<wnid>_<n + copy * 10^7>``, in the member name and in ``<filename>``), written with ISA-L
-    (zlib at level 9 would take minutes)."""
-    stride = 10 ** 7
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with igzip.open(path, "wb", compresslevel=2) as sink:
-        for index in range(total):
-            copy, position = divmod(index, len(files))
-            name, xml = files[position]
-            if copy:
-                stem = name.rsplit("/", 1)[1].removesuffix(".xml")
-                wnid, number = stem.rsplit("_", 1)
-                new = f"{wnid}_{int(number) + copy * stride}"
-                xml = xml.replace(f"<filename>{stem}</filename>".encode(), f"<filename>{new}</filename>".encode(), 1)
-                name = name.replace(stem, new)
-            member = tarfile.TarInfo(name)
-            member.size = len(xml)
-            sink.write(member.tobuf(tarfile.USTAR_FORMAT) + xml + bytes(-len(xml) % tarfile.BLOCKSIZE))
-        sink.write(bytes(2 * tarfile.BLOCKSIZE))
-    return path
 
 
 def tar_reader_seconds(tarball: Path) -> dict[str, float]:
@@ -172,7 +148,7 @@ def main() -> None:
         sys.exit(code)
 
     records, small, rounds = (2_000, 500, 2) if args.quick else (100_000, 10_000, 3)
-    release_size = 5_000 if args.quick else FULL_RELEASE
+    release_size = 5_000 if args.quick else synthetic.FULL_RELEASE
     images_small, images_large = (200, 600) if args.quick else (5_000, 25_000)
     with TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -190,7 +166,7 @@ def main() -> None:
         readers = [tar_reader_seconds(tarball) for _ in range(rounds)]
         ours_tar = [records / child_seconds(run) for run in tar_runs]
         ours_folder = [records / child_seconds(run) for run in folder_runs]
-        release_tarball = write_release_sized(tmp / "release" / "imagenet_ab_v1_0.tar.gz",
+        release_tarball = synthetic.write_release_tarball(tmp / "release" / "imagenet_ab_v1_0.tar.gz",
                                               named_files, release_size)
         release_gz_per_file = release_tarball.stat().st_size / release_size
         release = convert(release_tarball, tmp / "out")
@@ -230,11 +206,11 @@ def main() -> None:
         "images_copy_ratio": round(median(copy_images) / median(convert_images), 3),
         "images_convert_seconds": round(median(convert_images), 2), "images_copy_seconds": round(median(copy_images), 2),
         "images_spread": {"convert": spread(convert_images), "copy": spread(copy_images)},
-        "projected_full_release_seconds": round(release_seconds * FULL_RELEASE / release_size, 1),
+        "projected_full_release_seconds": round(release_seconds * synthetic.FULL_RELEASE / release_size, 1),
         "release_size_records": release_size, "release_size_seconds": round(release_seconds, 1),
         "release_size_rss_mib": round(release.peak_mib, 1),
         "release_size_gz_bytes_per_file": round(release_gz_per_file),
-        "linear_projection_seconds": round(FULL_RELEASE / median(ours_tar), 1),
+        "linear_projection_seconds": round(synthetic.FULL_RELEASE / median(ours_tar), 1),
         "tar_reader_us_per_member": {name: round(median(r[name] for r in readers) / records * 1e6, 1)
                                      for name in ("ours", "tarfile")},
         "gz_bytes_per_file": round(gz_per_file), "release_gz_bytes_per_file": round(RELEASE_GZ_BYTES_PER_FILE),

@@ -23,7 +23,8 @@ import torch
 from datasets import load_dataset
 from torch.utils.data import DataLoader, default_collate
 
-from luab_hf.convert import imagenet_ab, synthetic
+from luab_hf import synthetic
+from luab_hf.convert import imagenet_ab
 from luab_hf.data import LuabBatchTransform, collate_byproducts
 from luab_hf.transforms import PointTransform
 

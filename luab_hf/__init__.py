@@ -1,19 +1,17 @@
 """luab-hf: image classifiers that learn from annotation byproducts.
 
-The top level is lazy: ``import luab_hf.byproducts`` or a converter loads neither torch nor
-transformers. The LUAB model registers itself with transformers' Auto classes as soon as
-transformers loads them, so after ``import luab_hf``, ``AutoModelForImageClassification.from_pretrained``
-and ``pipeline("image-classification")`` load LUAB checkpoints without ``trust_remote_code``.
+Importing it registers the LUAB model with transformers' Auto classes (:mod:`.models.luab`), so
+after ``import luab_hf``, ``AutoModelForImageClassification.from_pretrained`` and
+``pipeline("image-classification")`` load LUAB checkpoints without ``trust_remote_code``. The other
+public names load on first use.
 """
 
 from importlib import import_module
 from typing import Any
 
-from . import _auto
+from . import models  # noqa: F401  (registers the model with the Auto classes)
 
 __version__ = "0.1.0"
-
-_auto.install()
 
 _LAZY = {
     "LuabConfig": ".models.luab",

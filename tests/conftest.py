@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from luab_hf.convert import synthetic
+from luab_hf import synthetic
 
 REPO = Path(__file__).resolve().parent.parent
 #: files in exactly the releases' formats (values invented), kept with the tests

@@ -31,8 +31,9 @@ from pathlib import Path
 from huggingface_hub.errors import StrictDataclassError
 from PIL import Image
 
+from luab_hf import synthetic
 from luab_hf.byproducts.jsonstream import iter_array
-from luab_hf.convert import coco_ab, imagenet_ab, synthetic
+from luab_hf.convert import coco_ab, imagenet_ab
 from tests.hostile import pax_header
 
 

@@ -14,7 +14,9 @@ import pytest
 import torch
 from datasets import load_dataset
 
-from luab_hf.convert import coco_ab, imagenet_ab, shards, synthetic
+from luab_hf import synthetic
+from luab_hf.convert import coco_ab, imagenet_ab, staged
+from luab_hf.convert.options import ShardOptions
 from luab_hf.labels import COCO_CATEGORY_NAMES_91
 
 
@@ -67,12 +69,11 @@ def test_shards_are_the_same_however_the_write_pass_is_cut(imagenet_release, tmp
     options = ("--images", str(release), "--shard-size", "5", "--skip-invalid", "--num-workers", "2")
     assert _imagenet(release, tmp_path / "whole", *options) == 0
     monkeypatch.setattr(imagenet_ab, "IMAGE_CHUNK", 3)
-    original = shards._merge_tasks
-    monkeypatch.setattr(shards, "RUN_BYTES", 1)
-    monkeypatch.setattr(shards, "_FILES_AT_ONCE", 2)
-    monkeypatch.setattr(shards, "FAN_IN", 2)
+    cut = ShardOptions(shard_size=5, run_bytes=1, files_at_once=2, fan_in=2)
+    monkeypatch.setattr(ShardOptions, "from_args", classmethod(lambda cls, args: cut))
+    original = staged.merge_tasks
     merges = []
-    monkeypatch.setattr(shards, "_merge_tasks", lambda *args: merges.append(args[2]) or original(*args))
+    monkeypatch.setattr(staged, "merge_tasks", lambda *args: merges.append(args[2]) or original(*args))
     assert _imagenet(release, tmp_path / "cut", *options) == 0
     assert [len(files) for files in merges] == [9, 5, 3]  # 25 records in chunks of 3 -> 9 -> 5 -> 3 -> 2 files
     for config in ("default", "byproducts"):
@@ -87,7 +88,7 @@ def test_shards_are_the_same_however_the_write_pass_is_cut(imagenet_release, tmp
 def test_colliding_keys_are_ordered_by_image_id_whatever_the_input_order(imagenet_release, tmp_path, monkeypatch):
     """Two ids with one 64-bit key (forced here for every id): rows fall back to image id order, so
     shuffled tar members and a sorted folder still give the same shards."""
-    monkeypatch.setattr(shards, "row_key", lambda seed, image_id: 1 << 60)
+    monkeypatch.setattr(staged, "row_key", lambda seed, image_id: 1 << 60)
     members = sorted((imagenet_release / "train_xml").rglob("*.xml"))
     random.Random(5).shuffle(members)
     tarball = tmp_path / "shuffled.tar"
@@ -364,9 +365,8 @@ def test_two_conversions_into_one_output_cannot_both_succeed(imagenet_release, t
 
 def test_row_groups_are_sized_by_bytes(tmp_path, monkeypatch):
     """Row groups stay under the byte budget (100 MB for real; 40 KB here, on 3 KB images)."""
-    from luab_hf.convert import shards
-
-    monkeypatch.setattr(shards, "MAX_ROW_GROUP_BYTES", 40_000)
+    small = ShardOptions(max_row_group_bytes=40_000)
+    monkeypatch.setattr(ShardOptions, "from_args", classmethod(lambda cls, args: small))
     raw = synthetic.write_imagenet_ab(tmp_path / "raw", classes=2, images_per_class=30, seed=5)
     out = tmp_path / "out"
     assert _imagenet(raw, out, "--images", str(raw), "--num-workers", "1") == 0
@@ -375,3 +375,37 @@ def test_row_groups_are_sized_by_bytes(tmp_path, monkeypatch):
     images = [meta.row_group(g).column(0).total_uncompressed_size for g in range(meta.num_row_groups)]
     sizes = [meta.row_group(g).total_byte_size for g in range(meta.num_row_groups)]
     assert meta.num_rows == 60 and meta.num_row_groups > 1 and all(s <= 40_000 * 1.2 for s in sizes), (sizes, images)
+
+
+def test_chunk_functions_run_outside_the_pool_with_their_job(imagenet_release, coco_release):
+    """A converter's chunk function is a plain function of its job and chunk: the rows it gives
+    are the parser's, its images the files' bytes, and a bad record comes back named."""
+    from luab_hf.byproducts import parse_imagenet_ab_xml, read_instances
+    from luab_hf.byproducts.coco_ab import parse_coco_ab_record
+    from luab_hf.convert.chunks import worker_schema
+    from luab_hf.schema import coco_ab_features, imagenet_ab_features
+
+    wnids = sorted(p.name for p in (imagenet_release / "train_xml").iterdir())
+    configs = {"default": imagenet_ab_features(wnids, with_image=True)}
+    job = imagenet_ab.Job({wnid: i for i, wnid in enumerate(wnids)}, imagenet_release / "train", worker_schema(configs),
+                          10**8)
+    good = sorted((imagenet_release / "train_xml" / wnids[1]).glob("*.xml"))[0]
+    name = f"train_xml/{wnids[1]}/{good.name}"
+    chunk = [(name, good.read_bytes()), ("train_xml/x/broken.xml", b"<annotation>")]
+    table, errors, names, _ = imagenet_ab.convert_xml_chunk(job, chunk)
+    (row,) = table.to_pylist()
+    expected = parse_imagenet_ab_xml(good.read_bytes())
+    assert row["label"] == 1 and row["click_point"] == pytest.approx(expected["click_point"], abs=1e-7)  # float32
+    assert row["image"]["bytes"] == (imagenet_release / "train" / wnids[1] / f"{good.stem}.JPEG").read_bytes()
+    assert names == [name, "train_xml/x/broken.xml"] and [source for source, _ in errors] == ["train_xml/x/broken.xml"]
+
+    instances = read_instances(coco_release / "annotations" / "instances_train2014.json", 10**8)
+    coco_configs = {"byproducts": coco_ab_features(with_image=False)}
+    coco_job = coco_ab.Job("final", instances, None, worker_schema(coco_configs), 10**8)
+    record = json.loads((coco_release / "coco_ab_v1_0.json").read_text())[0]
+    table, errors, _, _ = coco_ab.convert_record_chunk(coco_job, [("record 0", record)])
+    (row,) = table.to_pylist()
+    assert not errors and row["labels"] == sorted(instances.labels[record["image_id"]])
+    expected = parse_coco_ab_record(record, "record 0", "final")["points"]
+    assert [p["category"] for p in row["points"]] == [p["category"] for p in expected]
+    assert [v for p in row["points"] for v in (p["x"], p["y"])] == pytest.approx([v for p in expected for v in (p["x"], p["y"])], abs=1e-7)

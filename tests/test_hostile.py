@@ -22,10 +22,11 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from luab_hf import synthetic
 from luab_hf.byproducts import ByproductError, jsonstream, parse_imagenet_ab_xml, tarstream
 from luab_hf.byproducts.jsonstream import BadEntry, JsonStreamError, iter_array, iter_object_arrays
 from luab_hf.byproducts.tarstream import TarFormatError, iter_members
-from luab_hf.convert import coco_ab, imagenet_ab, synthetic
+from luab_hf.convert import coco_ab, imagenet_ab
 from tests import hostile
 
 REPO = Path(__file__).resolve().parent.parent

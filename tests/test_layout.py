@@ -1,5 +1,5 @@
-"""The package as users install and import it: a wheel with console commands, a light top
-level, one evaluation preprocessing, and entry points that are only entry points."""
+"""The package as users install and import it: a wheel with console commands, Auto
+registration on import, one evaluation preprocessing, and entry points that are only entry points."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ import torch
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
-HEAVY = ("torch", "transformers", "timm")
 
 
 def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -77,28 +76,12 @@ def test_console_commands_from_a_wheel_convert_and_train(wheel_env, tmp_path):
     assert "luab-convert imagenet-ab --xml raw" in (tmp_path / "data" / "README.md").read_text()
 
 
-def test_parsers_and_converters_import_no_torch(imagenet_release, tmp_path):
-    script = textwrap.dedent(f"""
-        import sys
-        import luab_hf.byproducts, luab_hf.schema, luab_hf.cards
-        from luab_hf.convert import cli
-        code = cli.main(["imagenet-ab", "--xml", {str(imagenet_release)!r}, "--label-set", "present",
-                         "--output", {str(tmp_path / 'out')!r}, "--num-workers", "1"])
-        assert code == 0, code
-        print(sorted(m for m in {HEAVY!r} if m in sys.modules))
-    """)
-    done = _run([sys.executable, "-c", script])
-    assert done.stdout.strip().splitlines()[-1] == "[]"
-
-
-def test_import_luab_hf_registers_the_auto_classes_when_transformers_loads(tmp_path):
+def test_import_luab_hf_registers_the_auto_classes(tmp_path):
     from luab_hf import create_luab_model
 
     create_luab_model("resnet-micro", num_labels=3).save_pretrained(tmp_path)
     script = textwrap.dedent(f"""
-        import sys
         import luab_hf
-        assert "transformers" not in sys.modules
         from transformers import AutoModelForImageClassification
         model = AutoModelForImageClassification.from_pretrained({str(tmp_path)!r})
         print(type(model).__module__)

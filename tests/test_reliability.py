@@ -16,8 +16,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from luab_hf import synthetic
 from luab_hf.byproducts import ByproductError, parse_imagenet_ab_xml
-from luab_hf.convert import imagenet_ab, synthetic
+from luab_hf.convert import imagenet_ab
 from tests.corpus import BILLION_LAUGHS, CASES, clean_releases, run_case
 
 REPO = Path(__file__).resolve().parent.parent
@@ -165,7 +166,7 @@ def test_ctrl_c_and_sigterm_stop_a_two_worker_conversion_cleanly_every_time(tmp_
     staging nor claim; never a hang."""
     import random
 
-    raw = synthetic.write_imagenet_ab(tmp_path / "raw", classes=4, images_per_class=300, seed=7,
+    raw = synthetic.write_imagenet_ab(tmp_path / "raw", classes=4, images_per_class=200, seed=7,
                                       style=synthetic.Style(image_size=32))
     output = tmp_path / "out"
     command = [sys.executable, str(REPO / "dataset_scripts" / "imagenet_ab.py"), "--xml", str(raw), "--images", str(raw),
@@ -178,15 +179,16 @@ def test_ctrl_c_and_sigterm_stop_a_two_worker_conversion_cleanly_every_time(tmp_
         return process, time.perf_counter()
 
     process, began = start()  # one whole run: how long the work takes, to aim the signals inside it
-    process.wait(timeout=120)
-    duration = time.perf_counter() - began
-    assert process.returncode == 0
+    while not output.exists() and process.poll() is None:
+        time.sleep(0.002)
+    duration = time.perf_counter() - began  # until the output is in place (the interpreter then exits)
+    assert process.wait(timeout=120) == 0
     shutil.rmtree(output)
     pace = random.Random(0)
     interrupted = 0
-    for attempt in range(16):
+    for attempt in range(6):
         process, _ = start()
-        time.sleep(duration * pace.uniform(0.02, 0.6))
+        time.sleep(duration * pace.uniform(0.02, 0.5))
         if attempt % 2 == 0:
             os.killpg(process.pid, signal.SIGINT)
         else:
@@ -206,7 +208,7 @@ def test_ctrl_c_and_sigterm_stop_a_two_worker_conversion_cleanly_every_time(tmp_
         assert b"interrupted" in stderr and b"Traceback" not in stderr, stderr.decode()[-2000:]
         assert not output.exists()
         interrupted += 1
-    assert interrupted >= 10
+    assert interrupted >= 4
 
 
 def _big_result(index: int) -> bytes:

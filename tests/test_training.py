@@ -18,8 +18,9 @@ from safetensors.torch import load_file
 from transformers import AutoModelForImageClassification, pipeline
 
 import luab_hf  # noqa: F401
+from luab_hf import synthetic
 from luab_hf import trainer as train
-from luab_hf.convert import coco_ab, imagenet_ab, synthetic
+from luab_hf.convert import coco_ab, imagenet_ab
 
 REPO = Path(__file__).resolve().parent.parent
 COMMON = ["--image_size", "32", "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "8",

@@ -34,7 +34,8 @@ from pathlib import Path
 import torch
 from datasets import load_dataset
 
-from luab_hf.convert import imagenet_ab, synthetic
+from luab_hf import synthetic
+from luab_hf.convert import imagenet_ab
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = ("baseline", "luab", "attention")

@@ -1,9 +1,15 @@
 """Raw releases -> Hub-layout Parquet datasets, as library code behind ``luab-convert``.
 
-One module per concern: :mod:`.output` (the staged output folder, its card and skip list),
-:mod:`.shards` (Parquet shards), :mod:`.pool` (the worker pool), :mod:`.images` (reading and
-checking image files), :mod:`.records` (bad records), :mod:`.cli` (flags and the command), and
-the converters :mod:`.imagenet_ab`, :mod:`.coco_ab` and :mod:`.synthetic`.
+The converters :mod:`.imagenet_ab` and :mod:`.coco_ab` read their release and turn chunks of
+records into rows; everything around that is shared, one module per job:
 
-Nothing here imports torch, transformers or timm: a conversion starts in about a second.
+- :mod:`.driver`: a conversion's skeleton (staged output, one split after another, card, push);
+- :mod:`.split`: one split, from chunks to shards, in two passes over :mod:`.pool`'s workers;
+- :mod:`.order`: the seeded row order and the shard plan (pure functions);
+- :mod:`.staged`: staged files, written per chunk, read and merged by key bucket;
+- :mod:`.parquet`: writing a shard's Parquet files;
+- :mod:`.options`: the shard and row-group sizes, one object;
+- :mod:`.chunks`: what a chunk function returns, and the schema it builds rows in;
+- :mod:`.output`, :mod:`.records`, :mod:`.images`, :mod:`.cli`: the output folder, bad
+  records, image files, the flags and the command.
 """

@@ -9,16 +9,17 @@ from importlib import import_module
 from pathlib import Path
 
 from .._system import available_cpus
-from ..byproducts.imagenet_ab import DEFAULT_MAX_RECORD_BYTES
+from ..byproducts.imagenet_ab_release import DEFAULT_MAX_RECORD_BYTES
 from ..stopping import sigterm_interrupts
 from .images import DEFAULT_MAX_IMAGE_PIXELS
+from .options import ShardOptions
 from .records import ConversionError
 
 #: ``luab-convert <command>`` -> the module whose ``build_parser``/``main`` it runs.
 COMMANDS = {
     "imagenet-ab": "luab_hf.convert.imagenet_ab",
     "coco-ab": "luab_hf.convert.coco_ab",
-    "synthetic": "luab_hf.convert.synthetic",
+    "synthetic": "luab_hf.synthetic.cli",
 }
 
 
@@ -40,8 +41,9 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip and count bad records (skipped.jsonl and the card) instead of stopping")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output folder")
     parser.add_argument("--num-workers", type=positive_int, default=available_cpus(), help="parser processes")
-    parser.add_argument("--shard-size", type=positive_int, default=100_000, help="rows per Parquet shard at most")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--shard-size", type=positive_int, default=ShardOptions.shard_size,
+                        help="rows per Parquet shard at most")
+    parser.add_argument("--seed", type=int, default=ShardOptions.seed,
                         help="row order: rows are written sorted by a hash of this seed and their image id, so any "
                              "stretch of rows mixes classes like a global shuffle (the same for tarball and folder "
                              "input)")

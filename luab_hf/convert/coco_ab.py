@@ -21,7 +21,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from tqdm.auto import tqdm
 
 from ..byproducts import ByproductError, iter_coco_ab_json, parse_coco_ab_record
 from ..byproducts.coco_ab import POINT_READINGS
@@ -29,12 +28,12 @@ from ..byproducts.coco_instances import Instances, read_instances
 from ..cards import DatasetSummary, command_line
 from ..labels import COCO_CLASSES
 from ..schema import coco_ab_features
+from .chunks import ChunkResult, worker_schema
 from .cli import add_output_arguments, parse_named_paths, run_cli
+from .driver import Conversion, run_conversion
 from .images import list_images, read_image
-from .output import finish, push, staged_output
-from .pool import chunked, current_job
-from .records import ConversionError, SkipLog
-from .shards import ChunkResult, worker_schema, write_split
+from .pool import chunked
+from .records import ConversionError
 
 #: Input records per worker task (and per staged file: fewer files, fewer maps per shard).
 CHUNK = 1024
@@ -62,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @dataclass(frozen=True)
-class _Job:
+class Job:
+    """What every chunk of a split shares: the point reading, the labels, the images, the schema."""
+
     reading: str
     instances: Instances | None
     images: Path | None
@@ -76,9 +77,8 @@ def _file_name(image_id: int, instances: Instances | None) -> str:
     return f"COCO_train2014_{image_id:012d}.jpg"
 
 
-def _join(row: dict, source: str) -> None:
+def _join(job: Job, row: dict, source: str) -> None:
     """Add labels, file name and image to a row, or raise naming the record."""
-    job: _Job = current_job()
     image_id = row["image_id"]
     row["file_name"] = _file_name(image_id, job.instances)
     if job.instances is not None:
@@ -93,15 +93,14 @@ def _join(row: dict, source: str) -> None:
     row["_source"] = source
 
 
-def _convert_record_chunk(chunk: list[tuple[str, Any]]) -> ChunkResult:
-    job: _Job = current_job()
+def convert_record_chunk(job: Job, chunk: list[tuple[str, Any]]) -> ChunkResult:
     rows, errors = [], []
     for source, record in chunk:
         try:
             if isinstance(record, ByproductError):  # a record the JSON reader could not take
                 raise record
             row = parse_coco_ab_record(record, source, job.reading)
-            _join(row, source)
+            _join(job, row, source)
         except ByproductError as error:
             errors.append((error.source, error.reason))
             continue
@@ -117,13 +116,12 @@ def _icons_outside_80(table: pa.Table) -> int:
     return len(categories) - pc.sum(pc.is_in(categories, value_set=_CLASSES_80)).as_py() if len(categories) else 0
 
 
-def _convert_eval_chunk(chunk: list[int]) -> ChunkResult:
-    job: _Job = current_job()
+def convert_eval_chunk(job: Job, chunk: list[int]) -> ChunkResult:
     rows, errors = [], []
     for image_id in chunk:
         row = {"image_id": image_id}
         try:
-            _join(row, str(job.images / _file_name(image_id, job.instances)))
+            _join(job, row, str(job.images / _file_name(image_id, job.instances)))
         except ByproductError as error:
             errors.append((error.source, error.reason))
             continue
@@ -158,85 +156,70 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
         if name not in eval_instances:
             raise ConversionError(f"--eval-split {name}=... needs --eval-instances {name}=JSON for its labels")
     instances = _instances(args.instances, args.max_record_bytes) if args.instances else None
-    with_image = args.images is not None
     configs = {"byproducts": coco_ab_features(with_image=False)}
-    if with_image:
+    if args.images is not None:
         configs["default"] = coco_ab_features(with_image=True)
-    rows: dict[str, dict[str, int]] = {name: {} for name in reversed(configs)}
-    skips = SkipLog(args.skip_invalid)
-    workers = max(1, args.num_workers)
     schema = worker_schema(configs)
-    notes = []
 
-    inputs = [("--json", args.json), ("--images", args.images), ("--instances", args.instances),
-              *((f"--eval-split {n}", f) for n, f in eval_splits.items()),
-              *((f"--eval-instances {n}", f) for n, f in eval_instances.items())]
-    with staged_output(args.output, args.overwrite, inputs) as staging:
-        job = _Job(args.points, instances, args.images, schema, args.max_image_pixels)
+    def write(conversion: Conversion) -> DatasetSummary:
         seen: set[int] = set()
-        order = {"shard_size": args.shard_size, "seed": args.seed, "workers": workers, "skips": skips}
-        with tqdm(desc="COCO-AB train", unit=" rec", mininterval=1.0) as bar:
-            try:
-                chunks = chunked(iter_coco_ab_json(args.json, args.max_record_bytes), CHUNK)
-                train = write_split(_convert_record_chunk, chunks, job, staging=staging, split="train", configs=configs,
-                                    seen=seen, bar=bar, **order)
-            except ByproductError as error:
-                raise ConversionError(str(error)) from None
-        records = train.records
-        for config, count in train.rows.items():
-            rows[config]["train"] = count
-        if with_image:
+        job = Job(args.points, instances, args.images, schema, args.max_image_pixels)
+        chunks = chunked(iter_coco_ab_json(args.json, args.max_record_bytes), CHUNK)
+        train = conversion.write_split("train", convert_record_chunk, chunks, job, desc="COCO-AB train", unit=" rec",
+                                       seen=seen)
+        notes = [f"icons outside the 80 classes: {train.counters.get('icons_outside_80', 0)}"]
+        if args.images is not None:
             ids = {_file_name(i, instances) for i in seen}
             unmatched = sum(1 for path in list_images(args.images) if path.name not in ids)
             if unmatched:
                 notes.append(f"{unmatched} images in the --images folder have no COCO-AB record and are not "
                              "included (COCO-2014 train has a few more images than the release).")
-
         for split, folder in eval_splits.items():
             split_instances = _instances(eval_instances[split], args.max_record_bytes)
-            split_job = _Job(args.points, split_instances, folder, schema, args.max_image_pixels)
+            split_job = Job(args.points, split_instances, folder, schema, args.max_image_pixels)
             image_ids = sorted(split_instances.file_names)
-            with tqdm(total=len(image_ids), desc=f"COCO-AB {split}", unit=" img", mininterval=1.0) as bar:
-                written = write_split(_convert_eval_chunk, chunked(image_ids, CHUNK), split_job, staging=staging,
-                                      split=split, configs={"default": configs["default"]}, seen=set(), bar=bar,
-                                      **order)
-            records += written.records
-            rows["default"][split] = written.rows["default"]
+            conversion.write_split(split, convert_eval_chunk, chunked(image_ids, CHUNK), split_job,
+                                   configs=["default"], desc=f"COCO-AB {split}", unit=" img", total=len(image_ids))
+        return _summary(args, argv, conversion, instances is not None, list(eval_splits), notes)
 
-        summary = DatasetSummary(
-            name="COCO-AB",
-            description="COCO-2014 train images with the annotation byproducts of their re-annotation: "
-                        "where workers dragged each category icon, the full action log, "
-                        "super-category clicks and mouse traces.",
-            rows=rows,
-            input_records=records,
-            options={"points": args.points, "labels": "from --instances" if instances else "none (no --instances)",
-                     "images joined": "yes" if with_image else "no",
-                     "evaluation splits": ", ".join(eval_splits) or "none"},
-            command=command_line("luab-convert coco-ab", argv),
-            notes=[
-                "One row per record of `coco_ab_v1_0.json`.",
-                "`points`: one entry per category icon, "
-                + ("where the worker finally left it (add/move/remove replayed in time order)."
-                   if args.points == "final" else
-                   "read as the published loader does: only `add` actions, the last add of a category wins."),
-                "`labels`: the image's COCO categories (80-class multi-label) from the instances file. "
-                "A point of a class the labels lack (a stray icon) is kept in the row but is no training "
-                "target by default (`LuabBatchTransform(keep_points_of_absent_classes=True)` keeps it), "
-                "as in the published loader.",
-                "Icons named with one of COCO's 91 names outside the 80 classes (e.g. `street sign`) are kept "
-                "in `actions` and are no point (counted below). A name outside the 91 is a "
-                "record error.",
-                "Every time is int64 milliseconds since the image was shown (`timeAt`).",
-                "Click and icon coordinates must lie in [0, 1]; mouse-trace points are finite but may "
-                "leave [0, 1] (the pointer left the image). Unknown record keys are kept in `raw`.",
-                f"icons outside the 80 classes: {train.counters.get('icons_outside_80', 0)}",
-                *notes,
-            ],
-        )
-        finish(staging, summary, skips, configs)
-    push(args.output, args.push_to_hub)
-    return args.output
+    inputs = [("--json", args.json), ("--images", args.images), ("--instances", args.instances),
+              *((f"--eval-split {n}", f) for n, f in eval_splits.items()),
+              *((f"--eval-instances {n}", f) for n, f in eval_instances.items())]
+    return run_conversion(args, inputs, configs, write)
+
+
+def _summary(args: argparse.Namespace, argv: list[str] | None, conversion: Conversion, with_labels: bool,
+             eval_splits: list[str], notes: list[str]) -> DatasetSummary:
+    return DatasetSummary(
+        name="COCO-AB",
+        description="COCO-2014 train images with the annotation byproducts of their re-annotation: "
+                    "where workers dragged each category icon, the full action log, "
+                    "super-category clicks and mouse traces.",
+        rows=conversion.rows,
+        input_records=conversion.records,
+        options={"points": args.points, "labels": "from --instances" if with_labels else "none (no --instances)",
+                 "images joined": "yes" if args.images is not None else "no",
+                 "evaluation splits": ", ".join(eval_splits) or "none"},
+        command=command_line("luab-convert coco-ab", argv),
+        notes=[
+            "One row per record of `coco_ab_v1_0.json`.",
+            "`points`: one entry per category icon, "
+            + ("where the worker finally left it (add/move/remove replayed in time order)."
+               if args.points == "final" else
+               "read as the published loader does: only `add` actions, the last add of a category wins."),
+            "`labels`: the image's COCO categories (80-class multi-label) from the instances file. "
+            "A point of a class the labels lack (a stray icon) is kept in the row but is no training "
+            "target by default (`LuabBatchTransform(keep_points_of_absent_classes=True)` keeps it), "
+            "as in the published loader.",
+            "Icons named with one of COCO's 91 names outside the 80 classes (e.g. `street sign`) are kept "
+            "in `actions` and are no point (counted below). A name outside the 91 is a "
+            "record error.",
+            "Every time is int64 milliseconds since the image was shown (`timeAt`).",
+            "Click and icon coordinates must lie in [0, 1]; mouse-trace points are finite but may "
+            "leave [0, 1] (the pointer left the image). Unknown record keys are kept in `raw`.",
+            *notes,
+        ],
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,20 +19,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-from tqdm.auto import tqdm
 
 from ..byproducts import ByproductError, iter_imagenet_ab_sources, parse_imagenet_ab_xml
-from ..byproducts.imagenet_ab import Source, tarball_members
+from ..byproducts.imagenet_ab_release import Source, tarball_members
 from ..byproducts.tarstream import TarFormatError
 from ..cards import DatasetSummary, command_line
 from ..labels import imagenet_classes, imagenet_name
 from ..schema import imagenet_ab_features
+from .chunks import ChunkResult, worker_schema
 from .cli import add_output_arguments, parse_named_paths, run_cli
+from .driver import Conversion, run_conversion
 from .images import find_image, list_images, read_image
-from .output import finish, push, staged_output
-from .pool import chunked, current_job
-from .records import ConversionError, SkipLog
-from .shards import ChunkResult, worker_schema, write_split
+from .pool import chunked
+from .records import ConversionError
 
 LABEL_SETS = ("imagenet-1k", "present")
 WNID = re.compile(r"n\d{8}")
@@ -60,23 +59,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @dataclass(frozen=True)
-class _Job:
+class Job:
+    """What every chunk of a run shares: the label of each wnid, where the images are, the schema."""
+
     label_of: dict[str, int]
     images: Path | None
     schema: pa.Schema
     max_pixels: int
 
 
-def _label(wnid: str, source: str) -> int:
-    label = current_job().label_of.get(wnid)
+def _label(job: Job, wnid: str, source: str) -> int:
+    label = job.label_of.get(wnid)
     if label is None:
         raise ByproductError(source, f"class {wnid!r} is not in the label set (see --label-set)")
     return label
 
 
-def _convert_xml_chunk(chunk: list[tuple[str, Source]]) -> ChunkResult:
+def convert_xml_chunk(job: Job, chunk: list[tuple[str, Source]]) -> ChunkResult:
     """Parse XML files (and read their images) into one Arrow table, plus the bad ones."""
-    job: _Job = current_job()
     rows, errors = [], []
     for name, data in chunk:
         try:
@@ -85,7 +85,7 @@ def _convert_xml_chunk(chunk: list[tuple[str, Source]]) -> ChunkResult:
             row = parse_imagenet_ab_xml(data, source=name)
             if row["image_id"] != os.path.splitext(os.path.basename(name))[0]:  # Path(name).stem, 10x cheaper
                 raise ByproductError(name, f"<filename> {row['image_id']!r} does not match the file name")
-            row["label"] = _label(row["wnid"], name)
+            row["label"] = _label(job, row["wnid"], name)
             row["_source"] = name
             if job.images is not None:
                 path = find_image(job.images / row["wnid"], row["image_id"])
@@ -100,17 +100,17 @@ def _convert_xml_chunk(chunk: list[tuple[str, Source]]) -> ChunkResult:
     return pa.Table.from_pylist(rows, schema=job.schema), errors, [name for name, _ in chunk], {}
 
 
-def _convert_image_chunk(chunk: list[tuple[str, Path]]) -> ChunkResult:
+def convert_image_chunk(job: Job, chunk: list[tuple[str, Path]]) -> ChunkResult:
     """Image-only rows for an evaluation split: byproduct columns stay null."""
     rows, errors = [], []
     for wnid, path in chunk:
         try:
-            image, width, height = read_image(path, current_job().max_pixels)
-            rows.append({"image_id": path.stem, "image": image, "label": _label(wnid, str(path)),
+            image, width, height = read_image(path, job.max_pixels)
+            rows.append({"image_id": path.stem, "image": image, "label": _label(job, wnid, str(path)),
                          "wnid": wnid, "width": width, "height": height, "_source": str(path)})
         except ByproductError as error:
             errors.append((error.source, error.reason))
-    return pa.Table.from_pylist(rows, schema=current_job().schema), errors, [str(p) for _, p in chunk], {}
+    return pa.Table.from_pylist(rows, schema=job.schema), errors, [str(p) for _, p in chunk], {}
 
 
 # --------------------------------------------------------------------------- main side
@@ -161,78 +161,65 @@ def convert(args: argparse.Namespace, argv: list[str] | None = None) -> Path:
     if not args.xml.exists():
         raise ConversionError(f"--xml {args.xml}: no such file or folder")
     wnids, class_names = _label_set(args)
-    label_of = {wnid: index for index, wnid in enumerate(wnids)}
-    skips = SkipLog(args.skip_invalid)
-    rows: dict[str, dict[str, int]] = {"default": {}, "byproducts": {}} if images else {"byproducts": {}}
-    workers = max(1, args.num_workers)
+    configs = {"byproducts": imagenet_ab_features(class_names, with_image=False)}
+    if images is not None:
+        configs["default"] = imagenet_ab_features(class_names, with_image=True)
+    job = Job({wnid: index for index, wnid in enumerate(wnids)}, images, worker_schema(configs), args.max_image_pixels)
 
-    inputs = [("--xml", args.xml), ("--images", args.images), *((f"--eval-split {n}", f) for n, f in eval_splits.items())]
-    with staged_output(args.output, args.overwrite, inputs) as staging:
-        configs = {"byproducts": imagenet_ab_features(class_names, with_image=False)}
-        if images is not None:
-            configs["default"] = imagenet_ab_features(class_names, with_image=True)
-        job = _Job(label_of, images, worker_schema(configs), args.max_image_pixels)
+    def write(conversion: Conversion) -> DatasetSummary:
         seen: set[str] = set()
-        order = {"shard_size": args.shard_size, "seed": args.seed, "workers": workers, "skips": skips}
-        with tqdm(desc="ImageNet-AB train", unit=" xml", mininterval=1.0) as bar:
-            try:
-                chunks = chunked(iter_imagenet_ab_sources(args.xml, args.max_record_bytes),
-                                 CHUNK if images is None else IMAGE_CHUNK)
-                train = write_split(_convert_xml_chunk, chunks, job, staging=staging, split="train", configs=configs,
-                                    seen=seen, bar=bar, **order)
-            except ByproductError as error:
-                raise ConversionError(str(error)) from None
-        records = train.records
+        chunks = chunked(iter_imagenet_ab_sources(args.xml, args.max_record_bytes),
+                         CHUNK if images is None else IMAGE_CHUNK)
+        conversion.write_split("train", convert_xml_chunk, chunks, job, desc="ImageNet-AB train", unit=" xml",
+                               seen=seen)
         if images is not None:
-            named = {Path(source).stem for source, _ in skips.entries} | seen
+            named = {Path(source).stem for source, _ in conversion.skips.entries} | seen
             for folder in _class_folders(images):
                 for path in list_images(folder):
                     if path.stem not in named:
-                        records += 1
-                        skips.add(str(path), "image without XML: the release has no byproducts for it")
-        for config, count in train.rows.items():
-            rows[config]["train"] = count
-
+                        conversion.records += 1
+                        conversion.skips.add(str(path), "image without XML: the release has no byproducts for it")
         for split, folder in eval_splits.items():
             files = [(f.name, p) for f in _class_folders(folder) for p in list_images(f)]
-            with tqdm(total=len(files), desc=f"ImageNet-AB {split}", unit=" img", mininterval=1.0) as bar:
-                written = write_split(_convert_image_chunk, chunked(files, IMAGE_CHUNK), job, staging=staging,
-                                      split=split, configs={"default": configs["default"]}, seen=set(), bar=bar, **order)
-            records += written.records
-            rows["default"][split] = written.rows["default"]
+            conversion.write_split(split, convert_image_chunk, chunked(files, IMAGE_CHUNK), job, configs=["default"],
+                                   desc=f"ImageNet-AB {split}", unit=" img", total=len(files))
+        return _summary(args, argv, conversion, len(wnids), images is not None, list(eval_splits))
 
-        summary = DatasetSummary(
-            name="ImageNet-AB",
-            description="ImageNet-1K train images with the annotation byproducts of their labelling "
-                        "sessions: selection clicks, hover events and mouse traces.",
-            rows=rows,
-            input_records=records,
-            options={"label set": f"{args.label_set} ({len(wnids)} classes)",
-                     "images joined": "yes" if images else "no",
-                     "evaluation splits": ", ".join(eval_splits) or "none"},
-            command=command_line("luab-convert imagenet-ab", argv),
-            notes=[
-                "One row per XML file of the release (`train_xml/<wnid>/<wnid>_<n>.xml`).",
-                "`click_point` is the mean over the file's selected `<metadata>` blocks of each block's "
-                "first `<selectedRecord>` (the published LUAB target); null when no worker selected the "
-                "image. `clicks` lists those points; `annotations[].clicks` keeps every select in file "
-                "order (a select-deselect-select leaves two), `annotations[].click` is the first.",
-                "Every time is int64 milliseconds: click, hover and trace times are the tool's "
-                "`Date.now()` epoch milliseconds, `estimate_time_ms` a duration.",
-                "`annotations` keeps every `<metadata>` block; elements the parser does not know "
-                "are kept as JSON in `raw` columns.",
-                "Mouse-trace points are finite but may leave [0, 1] (the pointer left the image); "
-                "click coordinates must lie in [0, 1].",
-                f"Rows are in a seeded order (`--seed {args.seed}`): sorted by a hash of the seed and the image id, "
-                "so any stretch of rows mixes classes as a global shuffle would, whatever the input order "
-                "(a tarball and a folder give the same shards).",
-                "`width`/`height` of joined images are as shown, after EXIF orientation (as `datasets` "
-                "decodes them).",
-            ],
-        )
-        finish(staging, summary, skips, configs)
-    push(args.output, args.push_to_hub)
-    return args.output
+    inputs = [("--xml", args.xml), ("--images", args.images), *((f"--eval-split {n}", f) for n, f in eval_splits.items())]
+    return run_conversion(args, inputs, configs, write)
+
+
+def _summary(args: argparse.Namespace, argv: list[str] | None, conversion: Conversion, classes: int,
+             with_images: bool, eval_splits: list[str]) -> DatasetSummary:
+    return DatasetSummary(
+        name="ImageNet-AB",
+        description="ImageNet-1K train images with the annotation byproducts of their labelling "
+                    "sessions: selection clicks, hover events and mouse traces.",
+        rows=conversion.rows,
+        input_records=conversion.records,
+        options={"label set": f"{args.label_set} ({classes} classes)",
+                 "images joined": "yes" if with_images else "no",
+                 "evaluation splits": ", ".join(eval_splits) or "none"},
+        command=command_line("luab-convert imagenet-ab", argv),
+        notes=[
+            "One row per XML file of the release (`train_xml/<wnid>/<wnid>_<n>.xml`).",
+            "`click_point` is the mean over the file's selected `<metadata>` blocks of each block's "
+            "first `<selectedRecord>` (the published LUAB target); null when no worker selected the "
+            "image. `clicks` lists those points; `annotations[].clicks` keeps every select in file "
+            "order (a select-deselect-select leaves two), `annotations[].click` is the first.",
+            "Every time is int64 milliseconds: click, hover and trace times are the tool's "
+            "`Date.now()` epoch milliseconds, `estimate_time_ms` a duration.",
+            "`annotations` keeps every `<metadata>` block; elements the parser does not know "
+            "are kept as JSON in `raw` columns.",
+            "Mouse-trace points are finite but may leave [0, 1] (the pointer left the image); "
+            "click coordinates must lie in [0, 1].",
+            f"Rows are in a seeded order (`--seed {args.seed}`): sorted by a hash of the seed and the image id, "
+            "so any stretch of rows mixes classes as a global shuffle would, whatever the input order "
+            "(a tarball and a folder give the same shards).",
+            "`width`/`height` of joined images are as shown, after EXIF orientation (as `datasets` "
+            "decodes them).",
+        ],
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

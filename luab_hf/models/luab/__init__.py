@@ -1,23 +1,26 @@
-"""The LUAB model: ``configuration_luab.py`` and ``modeling_luab.py`` are the flat files shipped
-to the Hub for remote code; this package loads each only when asked (the configuration must load
-without the modelling code while transformers' own auto modules are still importing)."""
+"""The LUAB model, registered with transformers' Auto classes when this package is imported.
 
-from importlib import import_module
-from typing import Any
+``configuration_luab.py`` and ``modeling_luab.py`` are the flat files shipped to the Hub for
+remote code; the registration lives here, outside them, so a remote-code copy never claims the
+``luab`` model type for itself.
+"""
 
-_LAZY = {
-    "LuabConfig": ".configuration_luab",
-    "LuabForImageClassification": ".modeling_luab",
-    "LuabImageClassifierOutput": ".modeling_luab",
-    "LuabPreTrainedModel": ".modeling_luab",
-    "LuabModel": ".modeling_luab",
-}
+from transformers import AutoConfig, AutoModel, AutoModelForImageClassification
 
+from .configuration_luab import LuabConfig
+from .modeling_luab import (
+    LuabForImageClassification,
+    LuabImageClassifierOutput,
+    LuabModel,
+    LuabPreTrainedModel,
+)
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+AutoConfig.register("luab", LuabConfig, exist_ok=True)
+AutoModel.register(LuabConfig, LuabModel, exist_ok=True)
+AutoModelForImageClassification.register(LuabConfig, LuabForImageClassification, exist_ok=True)
+# save_pretrained then writes `auto_map` and copies the flat files, for `trust_remote_code` users
+LuabConfig.register_for_auto_class()
+LuabModel.register_for_auto_class("AutoModel")
+LuabForImageClassification.register_for_auto_class("AutoModelForImageClassification")
 
 __all__ = ["LuabConfig", "LuabForImageClassification", "LuabImageClassifierOutput", "LuabModel", "LuabPreTrainedModel"]
