@@ -21,6 +21,7 @@ import luab_hf  # noqa: F401
 from luab_hf import synthetic
 from luab_hf import trainer as train
 from luab_hf.convert import coco_ab, imagenet_ab
+from luab_hf.labels import imagenet_name
 
 REPO = Path(__file__).resolve().parent.parent
 COMMON = ["--image_size", "32", "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "8",
@@ -53,8 +54,14 @@ def launch(*args: str, processes: int = 2, timeout: int = 300, launcher_args: li
 
 
 @pytest.fixture(scope="module")
-def imagenet_dataset(tmp_path_factory) -> Path:
-    raw = synthetic.write_imagenet_ab(tmp_path_factory.mktemp("raw"), classes=3, images_per_class=16, seed=1, val_per_class=4)
+def imagenet_raw(tmp_path_factory) -> Path:
+    return synthetic.write_imagenet_ab(tmp_path_factory.mktemp("raw"), classes=3, images_per_class=16, seed=1,
+                                       val_per_class=4)
+
+
+@pytest.fixture(scope="module")
+def imagenet_dataset(imagenet_raw, tmp_path_factory) -> Path:
+    raw = imagenet_raw
     out = tmp_path_factory.mktemp("data") / "ImageNet-AB"
     assert imagenet_ab.main(["--xml", str(raw), "--images", str(raw), "--label-set", "present", "--output", str(out),
                              "--eval-split", f"validation={raw / 'val'}",
@@ -82,43 +89,6 @@ def _tensorboard_tags(folder: Path) -> set[str]:
         accumulator.Reload()
         tags |= set(accumulator.Tags()["scalars"])
     return tags
-
-
-def test_two_process_imagenet_run_resumes_exactly_and_loads(imagenet_dataset, tmp_path):
-    args = ["--dataset_name", str(imagenet_dataset), "--backbone", "vit-micro", "--max_train_steps", "6",
-            "--checkpointing_steps", "3", "--eval_splits", "validation,validation_shifted", "--train_val_split", "0.25",
-            "--byproduct_loss_weight", "1.0", *COMMON]
-    whole = tmp_path / "whole"
-    launch(*args, "--output_dir", str(whole))
-    assert (whole / "checkpoints" / "step_00000003" / "random_states_1.pkl").exists()  # two processes ran
-
-    resumed = tmp_path / "resumed"
-    (resumed / "checkpoints").mkdir(parents=True)
-    os.rename(whole / "checkpoints" / "step_00000003", resumed / "checkpoints" / "step_00000003")
-    launch(*args, "--output_dir", str(resumed), "--resume_from_checkpoint", "latest")
-    first, second = load_file(whole / "model.safetensors"), load_file(resumed / "model.safetensors")
-    assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
-
-    results = json.loads((whole / "all_results.json").read_text())
-    for key in ("validation/accuracy", "validation_shifted/accuracy", "train_holdout/point_error",
-                "train_holdout/attention_alignment"):
-        assert 0 <= results[key] <= 2, key
-    card = (whole / "README.md").read_text()
-    assert "model-index" in card and "validation_shifted/accuracy" in card and "revision=" in card
-    assert "byproduct_loss_weight (lambda): 1.0" in card
-    # the command that ran, and the dataset by its folder name, marked local
-    assert f"accelerate launch --num_processes 2 training/train.py --dataset_name {imagenet_dataset} " in card
-    assert "datasets:\n- ImageNet-AB\n" in card and "trained on `ImageNet-AB` (a local dataset folder)" in card
-    tags = _tensorboard_tags(whole / "logs")
-    assert {"train/loss", "train/classification_loss", "train/byproduct_loss", "train/learning_rate",
-            "validation/accuracy"} <= tags
-    args_saved = json.loads((whole / "training_args.json").read_text())
-    assert args_saved["model"]["byproduct_loss_weight"] == 1.0
-
-    model = AutoModelForImageClassification.from_pretrained(whole)
-    assert model.config.id2label[0] != "LABEL_0"
-    predictions = pipeline("image-classification", model=str(whole))(Image.new("RGB", (64, 64)))
-    assert {p["label"] for p in predictions} <= set(model.config.id2label.values())
 
 
 def test_two_process_coco_multi_label_run(coco_dataset, tmp_path):
@@ -181,6 +151,8 @@ def test_lambda_zero_baseline_and_push(imagenet_dataset, tmp_path, monkeypatch, 
         (["--checkpointing_steps", "0"], "expected a whole number of steps"),
         (["--streaming", "--max_train_steps", "2", "--checkpointing_steps", "epoch"], "no epochs all ranks agree on"),
         (["--streaming", "--max_train_steps", "2", "--eval_epochs", "1"], "no epochs all ranks agree on"),
+        (["--push_to_hub", "true"], "--push_to_hub needs --hub_model_id"),
+        (["--hub_strategy", "checkpoint"], "choose 'end' or 'every_save'"),
     ],
 )
 def test_bad_setups_stop_before_training(imagenet_dataset, tmp_path, capsys, extra, message):
@@ -455,17 +427,28 @@ def _alive(process) -> bool:
         return False
 
 
-def test_sigterm_stops_every_rank_at_one_step_and_the_run_resumes_exactly(imagenet_dataset, tmp_path):
+def _pipeline_accuracy(model_dir: Path, split: Path) -> float:
+    """Top-1 accuracy of a saved model through transformers' pipeline (its own preprocessing),
+    over an image folder of ``<wnid>/*.JPEG`` whose wnids are the model's labels."""
+    classify = pipeline("image-classification", model=str(model_dir))
+    hits = [classify(Image.open(path).convert("RGB"), top_k=1)[0]["label"] == imagenet_name(path.parent.name)
+            for path in sorted(split.rglob("*.JPEG"))]
+    return sum(hits) / len(hits)
+
+
+def test_sigterm_stops_every_rank_at_one_step_and_the_run_resumes_exactly(imagenet_dataset, imagenet_raw, tmp_path):
     """SIGTERM to a 2-process ``accelerate launch``: both ranks stop after the same step with a
-    checkpoint of it, no process is left, no final model; resuming from that checkpoint, and from
-    the last step's, ends with the weights of an uninterrupted run."""
+    checkpoint of it, no process is left, no final model; resuming from that checkpoint ends with
+    the weights of an uninterrupted run. That run's outputs: results the pipeline reproduces, a
+    card naming the command and the dataset, TensorBoard logs, a model Auto classes load."""
     import psutil
 
-    base = ["--dataset_name", str(imagenet_dataset), "--backbone", "resnet-micro", "--report_to", "none",
-            "--eval_splits", "", "--lr_scheduler_type", "constant", "--dataloader_num_workers", "2", *COMMON]
+    base = ["--dataset_name", str(imagenet_dataset), "--backbone", "resnet-micro", "--eval_splits",
+            "validation,validation_shifted", "--train_val_split", "0.25", "--byproduct_loss_weight", "1.0",
+            "--lr_scheduler_type", "constant", "--dataloader_num_workers", "2", *COMMON]
     stopped = tmp_path / "stopped"
-    launcher = psutil.Popen(launch_command(*base, "--max_train_steps", "100000", "--checkpointing_steps", "2",
-                                           "--output_dir", str(stopped)),
+    launcher = psutil.Popen(launch_command(*base, "--report_to", "none", "--max_train_steps", "100000",
+                                           "--checkpointing_steps", "2", "--output_dir", str(stopped)),
                             env=LAUNCH_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     try:
         deadline = time.monotonic() + 120
@@ -486,16 +469,32 @@ def test_sigterm_stops_every_rank_at_one_step_and_the_run_resumes_exactly(imagen
     assert (stopped / "checkpoints" / f"step_{step:08d}").is_dir() and not (stopped / "model.safetensors").exists()
 
     total = str(step + 3)
-    whole, resumed, resumed_last = tmp_path / "whole", tmp_path / "resumed", tmp_path / "resumed_last"
-    launch(*base, "--max_train_steps", total, "--checkpointing_steps", total, "--output_dir", str(whole))
-    launch(*base, "--max_train_steps", total, "--output_dir", str(resumed),
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    launch(*base, "--report_to", "tensorboard", "--max_train_steps", total, "--output_dir", str(whole))
+    launch(*base, "--report_to", "none", "--max_train_steps", total, "--output_dir", str(resumed),
            "--resume_from_checkpoint", str(stopped / "checkpoints" / f"step_{step:08d}"))
-    launch(*base, "--max_train_steps", total, "--output_dir", str(resumed_last),
-           "--resume_from_checkpoint", str(whole / "checkpoints" / f"step_{int(total):08d}"))
-    expected = load_file(whole / "model.safetensors")
-    for run in (resumed, resumed_last):
-        got = load_file(run / "model.safetensors")
-        assert got.keys() == expected.keys() and all(torch.equal(got[k], expected[k]) for k in expected), run
+    expected, got = load_file(whole / "model.safetensors"), load_file(resumed / "model.safetensors")
+    assert got.keys() == expected.keys() and all(torch.equal(got[k], expected[k]) for k in expected)
+
+    results = json.loads((whole / "all_results.json").read_text())
+    saved = json.loads((whole / "training_args.json").read_text())
+    assert saved["data"]["train_val_split"] == 0.25 and saved["model"]["byproduct_loss_weight"] == 1.0
+    assert results["train/steps"] == int(total)
+    for split, folder in (("validation", "val"), ("validation_shifted", "val_shifted")):  # the pipeline agrees
+        assert results[f"{split}/accuracy"] == pytest.approx(_pipeline_accuracy(whole, imagenet_raw / folder)), split
+    assert {"train_holdout/point_error", "train_holdout/attention_alignment"} <= set(results)
+    card = (whole / "README.md").read_text()
+    shifted = round(results["validation_shifted/accuracy"], 6)
+    assert "model-index" in card and f"value: {shifted}" in card and "revision=" in card
+    assert "byproduct_loss_weight (lambda): 1.0" in card
+    # the command that ran, and the dataset by its folder name, marked local
+    assert f"accelerate launch --num_processes 2 training/train.py --dataset_name {imagenet_dataset} " in card
+    assert "datasets:\n- ImageNet-AB\n" in card and "trained on `ImageNet-AB` (a local dataset folder)" in card
+    assert {"train/loss", "train/classification_loss", "train/byproduct_loss", "train/learning_rate",
+            "validation/accuracy"} <= _tensorboard_tags(whole / "logs")
+    model = AutoModelForImageClassification.from_pretrained(whole)
+    wnids = sorted(p.name for p in (imagenet_raw / "val").iterdir())
+    assert [model.config.id2label[i] for i in range(3)] == [imagenet_name(wnid) for wnid in wnids]
 
 
 def test_a_streamed_run_evaluates_from_its_own_split_files(imagenet_dataset, tmp_path):

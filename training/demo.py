@@ -31,6 +31,7 @@ import sys
 import time
 from pathlib import Path
 
+import markdown
 import torch
 from datasets import load_dataset
 
@@ -312,35 +313,19 @@ def write_report(output: Path, results: dict, figures: list[tuple[str, str]], pr
         lines += ["## The attention model through `pipeline(\"image-classification\")`", "",
                   "| image | true | predicted |", "|---|---|---|"]
         lines += [f"| {p['image_id']} | {p['true']} | {p['predicted']} |" for p in predictions]
-    markdown = "\n".join(lines) + "\n"
-    (output / "report.md").write_text(markdown)
-    html = markdown
-    for _, name in figures:
+    text = "\n".join(lines) + "\n"
+    (output / "report.md").write_text(text)
+    for _, name in figures:  # the HTML report is one file: figures inline
         data = base64.b64encode((output / name).read_bytes()).decode()
-        html = html.replace(f"({name})", f"(data:image/png;base64,{data})")
-    (output / "report.html").write_text(_markdown_to_html(html))
+        text = text.replace(f"({name})", f"(data:image/png;base64,{data})")
+    body = markdown.markdown(text, extensions=["tables"])
+    (output / "report.html").write_text(f"<!doctype html>\n<html><head><meta charset='utf-8'><title>LUAB demo</title>"
+                                        f"<style>{REPORT_STYLE}</style></head>\n<body>\n{body}\n</body></html>\n")
 
 
-def _markdown_to_html(markdown: str) -> str:
-    """Just enough Markdown for the report: headings, tables, images, paragraphs."""
-    import html
-    import re
-
-    body = []
-    for line in markdown.splitlines():
-        if line.startswith("#"):
-            level = len(line) - len(line.lstrip("#"))
-            body.append(f"<h{level}>{html.escape(line[level:].strip())}</h{level}>")
-        elif line.startswith("|---"):
-            continue
-        elif line.startswith("|"):
-            cells = "".join(f"<td>{html.escape(c.strip())}</td>" for c in line.strip("|").split("|"))
-            body.append(f"<table><tr>{cells}</tr></table>")
-        elif (match := re.match(r"!\[(.*)\]\((.*)\)", line)):
-            body.append(f'<img alt="{html.escape(match.group(1))}" src="{match.group(2)}">')
-        elif line.strip():
-            body.append(f"<p>{html.escape(line)}</p>")
-    return "<!doctype html><meta charset='utf-8'><title>LUAB demo</title>\n" + "\n".join(body) + "\n"
+REPORT_STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+                "table{border-collapse:collapse}th,td{border:1px solid #bbb;padding:.2em .6em}"
+                "td:not(:first-child){text-align:right;font-variant-numeric:tabular-nums}img{max-width:100%}")
 
 
 def print_table(results: dict) -> None:

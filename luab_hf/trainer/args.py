@@ -119,6 +119,19 @@ def checkpoint_every(args: LuabTrainingArguments, streaming: bool) -> int | None
     return int(value)
 
 
+def check_arguments(data_args: DataArguments, args: LuabTrainingArguments) -> None:
+    """Refuse flag combinations no run can honour, before anything is loaded."""
+    if data_args.streaming and args.max_train_steps is None:
+        raise SetupError("--streaming needs --max_train_steps (a stream has no length to count epochs by)")
+    if data_args.streaming and args.eval_epochs:
+        raise SetupError("--eval_epochs: a stream has no epochs all ranks agree on; evaluation runs at the end")
+    checkpoint_every(args, data_args.streaming)
+    if args.hub_strategy not in ("end", "every_save"):
+        raise SetupError(f"--hub_strategy {args.hub_strategy!r}: choose 'end' or 'every_save'")
+    if args.push_to_hub and not args.hub_model_id:
+        raise SetupError("--push_to_hub needs --hub_model_id ORG/NAME")
+
+
 def parse_args(argv: list[str] | None) -> tuple[DataArguments, ModelArguments, LuabTrainingArguments]:
     """Parse flags, with an optional leading YAML/JSON config file as defaults."""
     argv = list(argv or [])

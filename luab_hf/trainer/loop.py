@@ -17,7 +17,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -39,6 +39,7 @@ from .args import (
     LuabTrainingArguments,
     ModelArguments,
     SetupError,
+    check_arguments,
     checkpoint_every,
     parse_args,
 )
@@ -143,198 +144,262 @@ def train(data_args: DataArguments, model_args: ModelArguments, args: LuabTraini
           argv: list[str]) -> dict[str, float]:
     """The whole run; returns the final evaluation results. SIGTERM and SIGINT stop it between
     steps (raising :class:`TrainingStopped`), after a checkpoint when checkpointing is on."""
+    check_arguments(data_args, args)
     with stop_requests() as stop:
-        return _train(data_args, model_args, args, argv, stop)
+        run = TrainingRun(data_args, model_args, args, argv, stop)
+        run.resume()
+        return run.train()
 
 
-def _train(data_args: DataArguments, model_args: ModelArguments, args: LuabTrainingArguments,
-           argv: list[str], stop: StopRequest) -> dict[str, float]:
-    targets = byproduct_targets(model_args)
-    if data_args.streaming and args.max_train_steps is None:
-        raise SetupError("--streaming needs --max_train_steps (a stream has no length to count epochs by)")
-    if data_args.streaming and args.eval_epochs:
-        raise SetupError("--eval_epochs: a stream has no epochs all ranks agree on; evaluation runs at the end")
-    every = checkpoint_every(args, data_args.streaming)
-    if args.hub_strategy not in ("end", "every_save"):
-        raise SetupError(f"--hub_strategy {args.hub_strategy!r}: choose 'end' or 'every_save'")
-    checkpoint = resolve_checkpoint(args)
-    check_output_dir(args, checkpoint)
-    data_args.image_size = resolve_image_size(data_args, model_args)
-    output_dir = Path(args.output_dir)
-    data = load_data(data_args, targets)
-    id2label = data.id2label
-    signature = _signature(model_args, data_args, targets, len(id2label))
-    if checkpoint is not None:
-        saved = json.loads((checkpoint / CHECKPOINT_META).read_text())["signature"]
-        if saved != signature:
-            raise SetupError(f"--resume_from_checkpoint {checkpoint}: it belongs to another model ({saved}), "
-                             f"this run builds {signature}")
+@dataclass
+class Progress:
+    """Where a run stands, and the loss terms summed over the current logging window."""
 
-    accelerator = make_accelerator(args)
-    report_processes(accelerator)
-    set_seed(args.seed)
-    if accelerator.is_main_process:
-        if args.overwrite_output_dir and checkpoint is None and output_dir.exists():
-            clear_run(output_dir)
-        output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / RUN_ARGS).write_text(json.dumps(
-            {"data": asdict(data_args), "model": asdict(model_args), "training": asdict(args)}, indent=2))
-    accelerator.wait_for_everyone()
+    completed: int = 0  # optimizer steps taken
+    epoch: int = 0
+    start_epoch: int = 0
+    skip_batches: int = 0  # of the first epoch, when resuming mid-epoch
+    window: torch.Tensor | None = None  # loss, classification, byproduct, attention
+    window_steps: int = 0  # forward passes summed into the window
+    window_start: float = 0.0
+    results: dict[str, float] = field(default_factory=dict)
+    evaluated_at: int | None = None
 
-    model = build_model(model_args, data_args, targets, id2label, data.task.multi_label)
-    train_loader, eval_loaders, train_batches = make_loaders(data, data_args, model_args, args, targets, accelerator)
 
-    if args.gradient_checkpointing:
-        model.activation_checkpointing_enable()
-    optimizer = torch.optim.AdamW(parameter_groups(model, args.weight_decay), lr=args.learning_rate)
-    model, optimizer = accelerator.prepare(model, optimizer)
-    if not data_args.streaming:
-        train_loader = accelerator.prepare(train_loader)
-    eval_loaders = {name: accelerator.prepare(loader) for name, loader in eval_loaders.items()}
+class TrainingRun:
+    """One run, stage by stage: setup (here), :meth:`resume`, then :meth:`train`, which steps,
+    closes logging windows, checkpoints, evaluates and finishes."""
 
-    # steps are counted after sharding: each process sees 1/num_processes of the batches. A stream
-    # has no length: every process passes over its shard as often as needed for max_steps, so all
-    # take the same number of steps even when their shards differ by a few rows (no DDP hang).
-    if data_args.streaming:
-        steps_per_epoch, max_steps, epochs = None, args.max_train_steps, None
-    else:
-        steps_per_epoch = max(1, math.ceil(len(train_loader) / args.gradient_accumulation_steps))
-        max_steps = args.max_train_steps or args.num_train_epochs * steps_per_epoch
-        epochs = math.ceil(max_steps / steps_per_epoch)
-    scheduler = get_scheduler(args.lr_scheduler_type, optimizer,
-                              num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
-                              num_training_steps=max_steps * accelerator.num_processes)
-    scheduler = accelerator.prepare(scheduler)
+    def __init__(self, data_args: DataArguments, model_args: ModelArguments, args: LuabTrainingArguments,
+                 argv: list[str], stop: StopRequest) -> None:
+        self.data_args, self.model_args, self.args, self.argv, self.stop = data_args, model_args, args, argv, stop
+        self.targets = byproduct_targets(model_args)
+        self.every = checkpoint_every(args, data_args.streaming)
+        self.checkpoint = resolve_checkpoint(args)
+        check_output_dir(args, self.checkpoint)
+        data_args.image_size = resolve_image_size(data_args, model_args)
+        self.output_dir = Path(args.output_dir)
+        self.data = load_data(data_args, self.targets)
+        self.signature = _signature(model_args, data_args, self.targets, len(self.data.id2label))
+        if self.checkpoint is not None:
+            saved = json.loads((self.checkpoint / CHECKPOINT_META).read_text())["signature"]
+            if saved != self.signature:
+                raise SetupError(f"--resume_from_checkpoint {self.checkpoint}: it belongs to another model ({saved}), "
+                                 f"this run builds {self.signature}")
 
-    config = {k: v for group in (data_args, model_args, args) for k, v in asdict(group).items()
-              if isinstance(v, (int, float, str, bool))}
-    accelerator.init_trackers("luab", config=config)
+        self.accelerator = accelerator = make_accelerator(args)
+        report_processes(accelerator)
+        set_seed(args.seed)
+        if accelerator.is_main_process:
+            if args.overwrite_output_dir and self.checkpoint is None and self.output_dir.exists():
+                clear_run(self.output_dir)
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            (self.output_dir / RUN_ARGS).write_text(json.dumps(
+                {"data": asdict(data_args), "model": asdict(model_args), "training": asdict(args)}, indent=2))
+        accelerator.wait_for_everyone()
 
-    completed, start_epoch, skip_batches = 0, 0, 0
-    if checkpoint is not None:
-        check_process_count(checkpoint, accelerator.num_processes)
-        accelerator.load_state(str(checkpoint))
-        meta = json.loads((checkpoint / CHECKPOINT_META).read_text())
-        completed = meta["step"]
-        if steps_per_epoch is None:  # a stream restarts at its epoch: resuming is approximate
-            start_epoch = meta["epoch"]
+        model = build_model(model_args, data_args, self.targets, self.data.id2label, self.data.task.multi_label)
+        train_loader, eval_loaders, self.train_batches = make_loaders(self.data, data_args, model_args, args,
+                                                                      self.targets, accelerator)
+        if args.gradient_checkpointing:
+            model.activation_checkpointing_enable()
+        optimizer = torch.optim.AdamW(parameter_groups(model, args.weight_decay), lr=args.learning_rate)
+        self.model, self.optimizer = accelerator.prepare(model, optimizer)
+        self.train_loader = train_loader if data_args.streaming else accelerator.prepare(train_loader)
+        self.eval_loaders = {name: accelerator.prepare(loader) for name, loader in eval_loaders.items()}
+
+        # steps are counted after sharding: each process sees 1/num_processes of the batches. A stream
+        # has no length: every process passes over its shard as often as needed for max_steps, so all
+        # take the same number of steps even when their shards differ by a few rows (no DDP hang).
+        if data_args.streaming:
+            self.steps_per_epoch, self.max_steps, self.epochs = None, args.max_train_steps, None
         else:
-            start_epoch = completed // steps_per_epoch
-            skip_batches = (completed % steps_per_epoch) * args.gradient_accumulation_steps
-        accelerator.print(f"resumed from {checkpoint} at step {completed}")
+            self.steps_per_epoch = max(1, math.ceil(len(self.train_loader) / args.gradient_accumulation_steps))
+            self.max_steps = args.max_train_steps or args.num_train_epochs * self.steps_per_epoch
+            self.epochs = math.ceil(self.max_steps / self.steps_per_epoch)
+        scheduler = get_scheduler(args.lr_scheduler_type, self.optimizer,
+                                  num_warmup_steps=args.num_warmup_steps * accelerator.num_processes,
+                                  num_training_steps=self.max_steps * accelerator.num_processes)
+        self.scheduler = accelerator.prepare(scheduler)
+        config = {k: v for group in (data_args, model_args, args) for k, v in asdict(group).items()
+                  if isinstance(v, (int, float, str, bool))}
+        accelerator.init_trackers("luab", config=config)
 
-    progress = tqdm(total=max_steps, initial=completed, disable=not accelerator.is_local_main_process, desc="train")
-    running = torch.zeros(5, device=accelerator.device)  # loss, classification, byproduct, attention; stop
-    running_steps, window_start = 0, time.perf_counter()
-    samples_per_step = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
-    results: dict[str, float] = {}
-    pusher = CheckpointPusher(args.hub_model_id, accelerator.print) \
-        if args.push_to_hub and args.hub_strategy == "every_save" and accelerator.is_main_process else None
+        self.samples_per_step = args.per_device_train_batch_size * accelerator.num_processes \
+            * args.gradient_accumulation_steps
+        self.pusher = CheckpointPusher(args.hub_model_id, accelerator.print) \
+            if args.push_to_hub and args.hub_strategy == "every_save" and accelerator.is_main_process else None
+        self.pixel_mean, self.pixel_std = (torch.tensor(v, device=accelerator.device)
+                                           for v in (self.train_batches.transform.mean, self.train_batches.transform.std))
+        self.progress = Progress(window=torch.zeros(4, device=accelerator.device))
 
-    def epochs_at(step: int) -> int:
-        """Epochs begun by ``step`` (a stream counts its passes)."""
-        return epoch + 1 if steps_per_epoch is None else math.ceil(step / steps_per_epoch)
-
-    def push_checkpoint(step: int) -> None:
-        """The checkpoint's model, processor and card, snapshotted and pushed in the background."""
-        if not (args.push_to_hub and args.hub_strategy == "every_save"):
+    def resume(self) -> None:
+        """Load ``--resume_from_checkpoint``: weights, optimizer, scheduler, RNGs, and where to go on."""
+        if self.checkpoint is None:
             return
-        busy = accelerator.gather(torch.tensor([pusher is not None and pusher.busy], device=accelerator.device))
+        check_process_count(self.checkpoint, self.accelerator.num_processes)
+        self.accelerator.load_state(str(self.checkpoint))
+        meta = json.loads((self.checkpoint / CHECKPOINT_META).read_text())
+        progress = self.progress
+        progress.completed = meta["step"]
+        if self.steps_per_epoch is None:  # a stream restarts at its epoch: resuming is approximate
+            progress.start_epoch = meta["epoch"]
+        else:
+            progress.start_epoch = progress.completed // self.steps_per_epoch
+            progress.skip_batches = (progress.completed % self.steps_per_epoch) * self.args.gradient_accumulation_steps
+        self.accelerator.print(f"resumed from {self.checkpoint} at step {progress.completed}")
+
+    def train(self) -> dict[str, float]:
+        """Train to ``max_steps``, evaluate, write the outputs; returns the final results."""
+        progress, args = self.progress, self.args
+        bar = tqdm(total=self.max_steps, initial=progress.completed, disable=not self.accelerator.is_local_main_process,
+                   desc="train")
+        progress.window_start = time.perf_counter()
+        self.model.train()
+        self.stop.listen()
+        progress.epoch = progress.start_epoch
+        # a checkpoint of the last step leaves nothing to train: only the final evaluation and outputs
+        done = progress.completed >= self.max_steps
+        passes = [] if done else itertools.count(progress.start_epoch) if self.epochs is None \
+            else range(progress.start_epoch, self.epochs)
+        for epoch in passes:
+            progress.epoch = epoch
+            for batch in self._epoch_batches(epoch):
+                if not self._step(batch):
+                    continue
+                bar.update(1)
+                halt = self._end_of_step(bar)
+                if progress.completed >= self.max_steps:
+                    break
+                if halt:
+                    if args.checkpointing_steps and not (self.every and progress.completed % self.every == 0):
+                        self._checkpoint(epoch, push=False)  # so the run can go on from this step
+                    _stop_run(self.accelerator, self.stop, progress.completed, self.output_dir)
+            if args.checkpointing_steps == "epoch":
+                self._checkpoint(epoch + 1)
+            last = progress.completed >= self.max_steps or epoch == (self.epochs or 0) - 1
+            if last or (args.eval_epochs and (epoch + 1) % args.eval_epochs == 0):
+                self._evaluate()
+            if progress.completed >= self.max_steps:
+                break
+        bar.close()
+        return self._finish()
+
+    def _epoch_batches(self, epoch: int):
+        """The epoch's batches, shuffled for ``epoch``; a resumed epoch skips what was trained."""
+        self.train_batches.set_epoch(epoch)
+        loader = self.train_loader
+        if hasattr(loader, "set_epoch"):
+            loader.set_epoch(epoch)
+        elif hasattr(loader.dataset, "set_epoch"):  # a stream: a new shuffle order each pass
+            loader.dataset.set_epoch(epoch)
+        if epoch == self.progress.start_epoch and self.progress.skip_batches:
+            return self.accelerator.skip_first_batches(loader, self.progress.skip_batches)
+        return loader
+
+    def _step(self, batch: dict) -> bool:
+        """One forward and backward pass; whether it completed an optimizer step."""
+        accelerator = self.accelerator
+        batch = send_to_device(batch, accelerator.device, non_blocking=True)  # a stream is not prepared
+        batch["pixel_values"] = normalize_pixels(batch["pixel_values"], self.pixel_mean, self.pixel_std)
+        with accelerator.accumulate(self.model):
+            out = self.model(**batch)
+            accelerator.backward(out.loss)
+            if accelerator.sync_gradients and self.args.max_grad_norm > 0:
+                accelerator.clip_grad_norm_(self.model.parameters(), self.args.max_grad_norm)
+            self.optimizer.step()
+            self.scheduler.step()
+            self.optimizer.zero_grad()
+        attention = out.attention_loss if out.attention_loss is not None else torch.zeros_like(out.loss)
+        self.progress.window += torch.stack([out.loss, out.classification_loss, out.byproduct_loss, attention]
+                                            ).detach().float()
+        self.progress.window_steps += 1
+        if not accelerator.sync_gradients:
+            return False
+        self.progress.completed += 1
+        return True
+
+    def _end_of_step(self, bar: tqdm) -> bool:
+        """After an optimizer step: close the logging window when due, checkpoint when due; whether
+        the run was asked to stop (one process stops at once; several agree at the next logging
+        step, through the reduce that step does anyway: any rank's request stops them all there)."""
+        completed = self.progress.completed
+        halt = bool(self.stop) and self.accelerator.num_processes == 1
+        if completed % self.args.logging_steps == 0 or completed == self.max_steps:
+            halt = self._log_window(bar)
+        if self.every and completed % self.every == 0:
+            self._checkpoint(self.progress.epoch)
+        return halt
+
+    def _log_window(self, bar: tqdm) -> bool:
+        """Log the window's mean loss terms (all ranks), start a new window; whether any rank was
+        asked to stop. A non-finite mean ends the run."""
+        progress, accelerator = self.progress, self.accelerator
+        stop = torch.tensor([progress.window_steps if self.stop else 0.0], device=accelerator.device)
+        mean = accelerator.reduce(torch.cat([progress.window, stop]) / progress.window_steps, "mean").tolist()
+        completed = progress.completed
+        if not all(math.isfinite(value) for value in mean):  # every rank sees the same mean
+            raise TrainingDiverged(
+                f"the loss became non-finite between steps {completed - progress.window_steps + 1} and {completed} "
+                f"(loss {mean[0]}, classification {mean[1]}, byproduct {mean[2]}, attention {mean[3]}); "
+                "no final model was written: lower --learning_rate, raise --num_warmup_steps or use "
+                "--max_grad_norm, and resume from the last checkpoint if you have one")
+        elapsed = time.perf_counter() - progress.window_start
+        accelerator.log({"train/loss": mean[0], "train/classification_loss": mean[1],
+                         "train/byproduct_loss": mean[2], "train/attention_loss": mean[3],
+                         "train/learning_rate": self.scheduler.get_last_lr()[0],
+                         "train/samples_per_second": self.samples_per_step * progress.window_steps
+                         / self.args.gradient_accumulation_steps / max(elapsed, 1e-9)}, step=completed)
+        bar.set_postfix(loss=f"{mean[0]:.4f}")
+        progress.window.zero_()
+        progress.window_steps, progress.window_start = 0, time.perf_counter()
+        return mean[4] > 0
+
+    def _checkpoint(self, epoch: int, push: bool = True) -> None:
+        """Save the state at this step (``epoch``: the one to resume in), and push its model when asked."""
+        save_checkpoint(self.accelerator, self.output_dir, self.progress.completed, epoch, self.signature,
+                        self.args.checkpoints_total_limit)
+        if push and self.args.push_to_hub and self.args.hub_strategy == "every_save":
+            self._push_checkpoint(self.progress.completed)
+
+    def _push_checkpoint(self, step: int) -> None:
+        """The checkpoint's model, processor and card, snapshotted and pushed in the background."""
+        accelerator = self.accelerator
+        busy = accelerator.gather(torch.tensor([self.pusher is not None and self.pusher.busy], device=accelerator.device))
         if busy.any().item():  # every rank agrees, so all or none take part in gathering the weights
             accelerator.print(f"hub: the previous push still runs; step {step} is not pushed")
             return
-        snapshot = output_dir / f".hub-step-{step:08d}"
-        save_outputs(accelerator, model, data_args, model_args, args, targets, results, step, epochs_at(step),
-                     samples_per_step, argv, folder=snapshot, push=False)
-        if pusher is not None:
-            pusher.push(snapshot, step)
+        snapshot = self.output_dir / f".hub-step-{step:08d}"
+        self._save_outputs(snapshot, push=False)
+        if self.pusher is not None:
+            self.pusher.push(snapshot, step)
 
-    pixel_mean, pixel_std = (torch.tensor(v, device=accelerator.device)
-                             for v in (train_batches.transform.mean, train_batches.transform.std))
-    model.train()
-    stop.listen()
-    epoch = start_epoch
-    # a checkpoint of the last step leaves nothing to train: only the final evaluation and outputs
-    passes = [] if completed >= max_steps else itertools.count(start_epoch) if epochs is None else range(start_epoch, epochs)
-    evaluated_at = None
-    for epoch in passes:
-        train_batches.set_epoch(epoch)
-        if hasattr(train_loader, "set_epoch"):
-            train_loader.set_epoch(epoch)
-        elif hasattr(train_loader.dataset, "set_epoch"):  # a stream: a new shuffle order each pass
-            train_loader.dataset.set_epoch(epoch)
-        loader = train_loader
-        if epoch == start_epoch and skip_batches:
-            loader = accelerator.skip_first_batches(train_loader, skip_batches)
-        for batch in loader:
-            batch = send_to_device(batch, accelerator.device, non_blocking=True)  # a stream is not prepared
-            batch["pixel_values"] = normalize_pixels(batch["pixel_values"], pixel_mean, pixel_std)
-            with accelerator.accumulate(model):
-                out = model(**batch)
-                accelerator.backward(out.loss)
-                if accelerator.sync_gradients and args.max_grad_norm > 0:
-                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-            attention = out.attention_loss if out.attention_loss is not None else torch.zeros_like(out.loss)
-            running[:4] += torch.stack([out.loss, out.classification_loss, out.byproduct_loss, attention]).detach().float()
-            running_steps += 1
-            if not accelerator.sync_gradients:
-                continue
-            completed += 1
-            progress.update(1)
-            # one process stops at once; several agree at the next logging step, through the
-            # reduce that step does anyway (any rank's request stops them all there)
-            halt = bool(stop) and accelerator.num_processes == 1
-            if completed % args.logging_steps == 0 or completed == max_steps:
-                running[4] = running_steps if stop else 0.0
-                mean = accelerator.reduce(running / running_steps, "mean").tolist()
-                halt = mean[4] > 0
-                if not all(math.isfinite(value) for value in mean):  # every rank sees the same mean
-                    raise TrainingDiverged(
-                        f"the loss became non-finite between steps {completed - running_steps + 1} and {completed} "
-                        f"(loss {mean[0]}, classification {mean[1]}, byproduct {mean[2]}, attention {mean[3]}); "
-                        "no final model was written: lower --learning_rate, raise --num_warmup_steps or use "
-                        "--max_grad_norm, and resume from the last checkpoint if you have one")
-                elapsed = time.perf_counter() - window_start
-                accelerator.log({"train/loss": mean[0], "train/classification_loss": mean[1],
-                                 "train/byproduct_loss": mean[2], "train/attention_loss": mean[3],
-                                 "train/learning_rate": scheduler.get_last_lr()[0],
-                                 "train/samples_per_second": samples_per_step * running_steps
-                                 / args.gradient_accumulation_steps / max(elapsed, 1e-9)}, step=completed)
-                progress.set_postfix(loss=f"{mean[0]:.4f}")
-                running.zero_()
-                running_steps, window_start = 0, time.perf_counter()
-            saved = bool(every) and completed % every == 0
-            if saved:
-                save_checkpoint(accelerator, output_dir, completed, epoch, signature, args.checkpoints_total_limit)
-                push_checkpoint(completed)
-            if halt and completed < max_steps:
-                if args.checkpointing_steps and not saved:  # so the run can go on from this step
-                    save_checkpoint(accelerator, output_dir, completed, epoch, signature, args.checkpoints_total_limit)
-                _stop_run(accelerator, stop, completed, output_dir)
-            if completed >= max_steps:
-                break
-        if args.checkpointing_steps == "epoch":
-            save_checkpoint(accelerator, output_dir, completed, epoch + 1, signature, args.checkpoints_total_limit)
-            push_checkpoint(completed)
-        last = completed >= max_steps or epoch == (epochs or 0) - 1
-        if last or (args.eval_epochs and (epoch + 1) % args.eval_epochs == 0):
-            results, evaluated_at = evaluate_all(model, eval_loaders, accelerator, data.task.multi_label, completed), completed
-        if completed >= max_steps:
-            break
-    progress.close()
-    if evaluated_at != completed:  # resumed from the last step's checkpoint
-        results = evaluate_all(model, eval_loaders, accelerator, data.task.multi_label, completed)
-    accelerator.wait_for_everyone()
-    if pusher is not None:
-        pusher.finish()
-    save_outputs(accelerator, model, data_args, model_args, args, targets, results, completed, epochs_at(completed),
-                 samples_per_step, argv)
-    accelerator.wait_for_everyone()
-    accelerator.end_training()
-    return results
+    def _evaluate(self) -> None:
+        self.progress.results = evaluate_all(self.model, self.eval_loaders, self.accelerator,
+                                             self.data.task.multi_label, self.progress.completed)
+        self.progress.evaluated_at = self.progress.completed
+
+    def _epochs_at(self, step: int) -> int:
+        """Epochs begun by ``step`` (a stream counts its passes)."""
+        return self.progress.epoch + 1 if self.steps_per_epoch is None else math.ceil(step / self.steps_per_epoch)
+
+    def _save_outputs(self, folder: Path | None = None, push: bool = True) -> None:
+        completed = self.progress.completed
+        save_outputs(self.accelerator, self.model, self.data_args, self.model_args, self.args, self.targets,
+                     self.progress.results, completed, self._epochs_at(completed), self.samples_per_step, self.argv,
+                     folder=folder, push=push)
+
+    def _finish(self) -> dict[str, float]:
+        """The final evaluation (unless the last epoch just ran it), the outputs, trackers closed."""
+        if self.progress.evaluated_at != self.progress.completed:  # resumed from the last step's checkpoint
+            self._evaluate()
+        self.accelerator.wait_for_everyone()
+        if self.pusher is not None:
+            self.pusher.finish()
+        self._save_outputs()
+        self.accelerator.wait_for_everyone()
+        self.accelerator.end_training()
+        return self.progress.results
 
 
 def _stop_run(accelerator: Accelerator, stop: StopRequest, step: int, output_dir: Path) -> None:
@@ -351,9 +416,6 @@ def _stop_run(accelerator: Accelerator, stop: StopRequest, step: int, output_dir
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     data_args, model_args, args = parse_args(argv)
-    if args.push_to_hub and not args.hub_model_id:
-        print("error: --push_to_hub needs --hub_model_id ORG/NAME", file=sys.stderr)
-        return 2
     try:
         train(data_args, model_args, args, argv)
     except SetupError as error:
