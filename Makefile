@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: setup
-	$(PY) -m pytest -n 2 --dist loadgroup -q
+	$(PY) -m pytest -n 2 --dist worksteal -q --durations=15
 
 lint: setup
 	$(VENV)/bin/ruff check luab_hf dataset_scripts training tests bench

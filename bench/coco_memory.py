@@ -24,7 +24,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    target = 20 << 20 if args.quick else 398 << 20
+    target = 4 << 20 if args.quick else 398 << 20
     with TemporaryDirectory() as tmp:
         path, records = synthetic.write_release_json(Path(tmp), target)
         size_mib = path.stat().st_size / 2**20

@@ -65,10 +65,12 @@ def _batch(size: int = 4) -> dict[str, torch.Tensor]:
 
 @pytest.mark.parametrize("name", list(BACKBONES))
 def test_every_backbone_trains_maps_checkpoints_and_round_trips(name, tmp_path):
-    model = _model(name)
-    batch = _batch()
+    model = _model(name, byproduct_targets=["click", "mouse_trace", "time"])
+    batch = _batch() | {"trace": torch.rand(4, 8, 2), "trace_valid": torch.ones(4, 8, dtype=torch.bool),
+                        "annotation_time": torch.rand(4), "annotation_time_valid": torch.ones(4, dtype=torch.bool)}
     out = model(**batch, output_class_maps=True)
     assert out.logits.shape == (4, 3) and out.point_predictions.shape == (4, 1, 2)
+    assert out.trace_predictions.shape == (4, 8, 2) and out.time_predictions.shape == (4,)
     assert torch.isfinite(out.loss) and out.class_maps.shape[:2] == (4, 3) and out.class_maps.dim() == 4
     if BACKBONES[name][2]:  # the logits are the mean of the per-cell class scores
         torch.testing.assert_close(out.class_maps.mean((-2, -1)), out.logits, rtol=1e-4, atol=1e-4)
@@ -86,8 +88,8 @@ def test_every_backbone_trains_maps_checkpoints_and_round_trips(name, tmp_path):
     model.activation_checkpointing_enable()
     model.train()
     torch.manual_seed(3)
-    plain_loss = _model(name)(**batch).loss
-    checkpointed = _model(name)
+    plain_loss = _model(name, byproduct_targets=["click", "mouse_trace", "time"])(**batch).loss
+    checkpointed = _model(name, byproduct_targets=["click", "mouse_trace", "time"])
     checkpointed.activation_checkpointing_enable()
     checkpointed.train()
     loss = checkpointed(**batch).loss
@@ -97,7 +99,9 @@ def test_every_backbone_trains_maps_checkpoints_and_round_trips(name, tmp_path):
 
     model.eval()
     model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").exists() and not list(tmp_path.glob("*.bin"))
     loaded = AutoModelForImageClassification.from_pretrained(tmp_path).eval()
+    assert isinstance(loaded, LuabForImageClassification) and loaded.config.byproduct_targets == model.config.byproduct_targets
     with torch.no_grad():
         assert torch.equal(model(batch["pixel_values"]).logits, loaded(batch["pixel_values"]).logits)
 
@@ -113,6 +117,9 @@ def test_remote_code_loads_every_backbone_without_luab_hf(tmp_path):
             logits[name] = model(_batch()["pixel_values"]).logits
         torch.save(_batch()["pixel_values"], tmp_path / "pixels.pt")
         torch.save(logits[name], tmp_path / name / "expected.pt")
+    assert sorted(p.name for p in (tmp_path / "vit-mean").iterdir()) == [
+        "config.json", "configuration_luab.py", "expected.pt", "model.safetensors", "modeling_luab.py",
+        "preprocessor_config.json"]  # the checkpoint carries its flat modelling files
     script = textwrap.dedent(f"""
         import sys
         sys.modules["luab_hf"] = None  # any import of it fails

@@ -330,18 +330,24 @@ def test_every_record_invalid_stops_with_the_count_and_first_reasons(tmp_path, c
     assert not out.exists()
 
 
-def test_python_m_luab_hf_convert_is_luab_convert(tmp_path):
-    raw = tmp_path / "raw"
-    done = subprocess.run([sys.executable, "-m", "luab_hf.convert", "synthetic", "imagenet-ab", "--out", str(raw),
-                           "--classes", "2", "--images-per-class", "3", "--image-size", "32"],
-                          capture_output=True, text=True, cwd=REPO, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    done = subprocess.run([sys.executable, "-m", "luab_hf.convert", "imagenet-ab", "--xml", str(raw), "--output",
-                           str(tmp_path / "out"), "--label-set", "present"],
-                          capture_output=True, text=True, cwd=REPO, timeout=120)
-    assert done.returncode == 0 and (tmp_path / "out" / "README.md").is_file(), done.stderr[-2000:]
-    done = subprocess.run([sys.executable, "-m", "luab_hf.convert.cli"], capture_output=True, text=True, cwd=REPO)
-    assert done.returncode != 0 and "usage: luab-convert" in done.stdout + done.stderr  # never a silent exit 0
+@pytest.mark.filterwarnings("ignore:'luab_hf.convert.cli' found in sys.modules:RuntimeWarning")  # runpy, twice
+def test_python_m_luab_hf_convert_is_luab_convert(tmp_path, monkeypatch, capsys):
+    """``python -m luab_hf.convert`` runs the converters, and ``-m luab_hf.convert.cli`` with no
+    arguments prints usage and fails (never a silent exit 0); run as ``-m`` runs them, in this process."""
+    import runpy
+
+    raw = synthetic.write_imagenet_ab(tmp_path / "raw", classes=2, images_per_class=3, seed=0,
+                                      style=synthetic.Style(image_size=32))
+    monkeypatch.setattr(sys, "argv", ["luab_hf.convert", "imagenet-ab", "--xml", str(raw), "--output",
+                                      str(tmp_path / "out"), "--label-set", "present"])
+    with pytest.raises(SystemExit) as done:
+        runpy.run_module("luab_hf.convert", run_name="__main__", alter_sys=True)
+    assert done.value.code == 0 and (tmp_path / "out" / "README.md").is_file()
+    monkeypatch.setattr(sys, "argv", ["luab_hf.convert.cli"])
+    with pytest.raises(SystemExit) as done:
+        runpy.run_module("luab_hf.convert.cli", run_name="__main__", alter_sys=True)
+    output = capsys.readouterr()
+    assert done.value.code != 0 and "usage: luab-convert" in output.out + output.err
 
 
 def test_a_claim_left_by_a_dead_process_is_taken_over_with_a_message(tmp_path, capsys):

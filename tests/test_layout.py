@@ -60,11 +60,6 @@ def test_console_commands_from_a_wheel_convert_and_train(wheel_env, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ""}
     where = _run([str(bin_dir / "python"), "-c", "import luab_hf; print(luab_hf.__file__)"], cwd=tmp_path, env=env)
     assert str(wheel_env) in where.stdout and str(REPO) not in where.stdout
-    for command in (["luab-convert", "--help"], ["luab-convert", "imagenet-ab", "--help"], ["luab-train", "--help"]):
-        help_text = _run([str(bin_dir / command[0]), *command[1:]], cwd=tmp_path, env=env).stdout
-        assert "usage:" in help_text
-    assert "--label-set" in _run([str(bin_dir / "luab-convert"), "imagenet-ab", "--help"], cwd=tmp_path, env=env).stdout
-
     _run([str(bin_dir / "luab-convert"), "synthetic", "imagenet-ab", "--out", "raw", "--classes", "2",
           "--images-per-class", "6", "--val-per-class", "2", "--seed", "0"], cwd=tmp_path, env=env)
     _run([str(bin_dir / "luab-convert"), "imagenet-ab", "--xml", "raw", "--images", "raw", "--label-set", "present",

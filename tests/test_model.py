@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-
 import pytest
 import torch
 from huggingface_hub.errors import StrictDataclassError
 from PIL import Image
 from safetensors.torch import save_file
 from transformers import (
-    AutoModelForImageClassification,
     ResNetConfig,
     ResNetForImageClassification,
     TimmWrapperConfig,
@@ -110,33 +105,6 @@ def test_lambda_zero_is_the_plain_classifier(backbone):
     assert torch.allclose(ours.loss, theirs.loss, atol=1e-6) and ours.byproduct_loss > 0
 
 
-@pytest.mark.parametrize("backbone", ["vit", "resnet", "timm"])
-def test_backbones_train_and_round_trip(backbone, tmp_path):
-    model = _model(backbone, byproduct_targets=["click", "mouse_trace", "time"])
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    batch = _batch() | {"trace": torch.rand(4, 8, 2), "trace_valid": torch.ones(4, 8, dtype=torch.bool),
-                        "annotation_time": torch.rand(4), "annotation_time_valid": torch.ones(4, dtype=torch.bool)}
-    losses = []
-    for _ in range(5):
-        out = model(**batch)
-        out.loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        losses.append(out.loss.item())
-    assert losses[-1] < losses[0]
-    assert out.point_predictions.shape == (4, 1, 2) and out.trace_predictions.shape == (4, 8, 2)
-    assert out.time_predictions.shape == (4,)
-    model.save_pretrained(tmp_path)
-    assert (tmp_path / "model.safetensors").exists() and not list(tmp_path.glob("*.bin"))
-    loaded = AutoModelForImageClassification.from_pretrained(tmp_path)
-    assert isinstance(loaded, LuabForImageClassification)
-    model.eval(), loaded.eval()
-    with torch.no_grad():
-        assert torch.equal(model(batch["pixel_values"]).logits, loaded(batch["pixel_values"]).logits)
-    out = loaded(batch["pixel_values"], output_feature_map=True, output_class_maps=True)
-    assert out.class_maps.shape == (4, 3, *out.feature_map.shape[-2:])
-
-
 def test_multi_label_coco_shapes():
     model = _model(num_labels=80, num_points=80, problem_type="multi_label_classification")
     batch = _batch(k=80)
@@ -185,8 +153,6 @@ def test_multi_label_config_refuses_single_labels():
 def test_bad_configs_and_backbones():
     with pytest.raises(StrictDataclassError, match="unknown backbone type 'bert'"):
         LuabConfig(backbone_config={"model_type": "bert"})
-    with pytest.raises(StrictDataclassError, match="byproduct_loss"):
-        LuabConfig(byproduct_loss="huber")
     with pytest.raises(ValueError, match="unknown backbone 'resnet_does_not_exist'"):
         create_luab_model("resnet_does_not_exist", num_labels=2)
 
@@ -222,31 +188,6 @@ def test_pipeline_returns_readable_labels(tmp_path):
     results = classify(Image.new("RGB", (50, 40), (200, 10, 10)), top_k=3)
     assert sorted(r["label"] for r in results) == ["circle", "square", "triangle"]
     assert abs(sum(r["score"] for r in results) - 1) < 1e-4
-
-
-def test_remote_code_loads_without_luab_hf(tmp_path):
-    model = _save_with_processor(tmp_path)
-    files = sorted(p.name for p in tmp_path.iterdir())
-    assert files == ["config.json", "configuration_luab.py", "model.safetensors", "modeling_luab.py",
-                     "preprocessor_config.json"]
-    pixel_values = torch.randn(1, 3, 32, 32)
-    torch.save(pixel_values, tmp_path.parent / "input.pt")
-    model.eval()
-    expected = model(pixel_values).logits
-    script = textwrap.dedent(f"""
-        import sys
-        sys.modules["luab_hf"] = None  # as if it were not installed
-        import torch
-        from transformers import AutoModelForImageClassification
-        model = AutoModelForImageClassification.from_pretrained({str(tmp_path)!r}, trust_remote_code=True).eval()
-        assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
-        logits = model(torch.load({str(tmp_path.parent / 'input.pt')!r}, weights_only=True)).logits
-        print(",".join(f"{{v:.6f}}" for v in logits[0].tolist()))
-    """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path.parent, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    got = [float(v) for v in done.stdout.strip().splitlines()[-1].split(",")]
-    assert torch.allclose(torch.tensor(got), expected[0], atol=1e-5)
 
 
 def test_timm_pretrained_without_network_points_to_local_weights(monkeypatch):
