@@ -170,6 +170,16 @@ _CHECKED_TARGETS = {"points": ("points_valid", True), "trace": ("trace_valid", T
                     "annotation_time": ("annotation_time_valid", False)}
 
 
+def with_stored_images(dataset: Any) -> Any:
+    """``dataset`` with its ``image`` column left as stored (``{"bytes", "path"}``): the built-in
+    training transform decodes JPEGs itself, faster and at reduced size when its crop allows
+    (see :class:`~luab_hf.transforms.RandomResizedCropFlip`); any other transform decodes them
+    as ``datasets`` would."""
+    import datasets
+
+    return dataset.cast_column("image", datasets.Image(decode=False))
+
+
 def collate_byproducts(examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
     """Stack examples from :class:`LuabBatchTransform` into a batch for the model.
 

@@ -23,20 +23,49 @@ the canvas at the flip) left of its pixel.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 from torchvision import tv_tensors
+from torchvision.io import ImageReadMode, decode_jpeg
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
 from .processing import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, make_image_processor
 
-__all__ = ["PointTransform", "normalize_pixels", "sample_resized_crop"]
+__all__ = ["PointTransform", "decode_image", "normalize_pixels", "sample_resized_crop"]
+
+#: An image as a transform takes it: decoded, or as the dataset stores it (``{"bytes", "path"}``
+#: from an ``Image(decode=False)`` column, or the encoded bytes alone).
+ImageInput = Image.Image | dict | bytes
+
+
+def _encoded(value: dict | bytes) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if value.get("bytes") is not None:
+        return value["bytes"]
+    with open(value["path"], "rb") as handle:
+        return handle.read()
+
+
+def _orientation(image: Image.Image) -> int | None:
+    return image.getexif().get(Image.ExifTags.Base.Orientation) if "exif" in image.info else None
+
+
+def decode_image(value: ImageInput) -> Image.Image:
+    """A stored image decoded exactly as ``datasets.Image`` decodes it (EXIF orientation applied);
+    a PIL image is returned as it is."""
+    if isinstance(value, Image.Image):
+        return value
+    image = Image.open(io.BytesIO(_encoded(value)))
+    image.load()
+    return ImageOps.exif_transpose(image) if _orientation(image) is not None else image
 
 
 def normalize_pixels(pixel_values: torch.Tensor, mean: Sequence[float] | torch.Tensor,
@@ -147,12 +176,12 @@ class PointTransform:
     def _finish(self, pixels: torch.Tensor) -> torch.Tensor:
         return normalize_pixels(pixels, self.mean, self.std) if self.normalize else pixels
 
-    def __call__(self, image: Image.Image, points: Any = None,
+    def __call__(self, image: ImageInput, points: Any = None,
                  generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """Transform ``image`` (any PIL mode) and ``points`` together; random draws come from
-        ``generator`` (v2 pipelines, which draw from the global RNG, run in a forked RNG seeded
-        from it)."""
-        pixels = _rgb_tensor(image)
+        """Transform ``image`` (any PIL mode, or stored bytes) and ``points`` together; random
+        draws come from ``generator`` (v2 pipelines, which draw from the global RNG, run in a
+        forked RNG seeded from it)."""
+        pixels = _rgb_tensor(decode_image(image))
         height, width = pixels.shape[-2:]
         xy = _as_points(points)
         keypoints = tv_tensors.KeyPoints(torch.from_numpy(xy * np.array([width, height])), canvas_size=(height, width))
@@ -186,20 +215,61 @@ class RandomResizedCropFlip(PointTransform):
             steps.append(v2.RandomHorizontalFlip(self.hflip))
         return v2.Compose(steps)
 
-    def __call__(self, image: Image.Image, points: Any = None,
+    def __call__(self, image: ImageInput, points: Any = None,
                  generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        pixels = _rgb_tensor(image)
-        height, width = pixels.shape[-2:]
+        """Decoded images take v2's kernels. Stored JPEG bytes (RGB or greyscale, upright) take the
+        fast path: the crop is drawn first, in the image's own pixels, from its header alone; then
+        libjpeg-turbo decodes it (``torchvision.io.decode_jpeg``) or, when the crop will shrink by
+        2x or more anyway, decodes it directly at 1/2, 1/4 or 1/8 of its size (JPEG's DCT scaling,
+        PIL's ``draft``) and resamples exactly the drawn box. Same draws, same box, same points;
+        only the pixels' route differs."""
+        data = None if isinstance(image, Image.Image) else _encoded(image)
+        jpeg = None if data is None else _upright_jpeg(data)
+        if jpeg is None:
+            pixels = _rgb_tensor(decode_image(image))
+            height, width = pixels.shape[-2:]
+        else:
+            width, height = jpeg.size
         top, left, h, w = sample_resized_crop(height, width, self.scale, self.ratio, generator)
         # v2.RandomHorizontalFlip flips when rand < p, drawn after the crop's parameters
         flip = self.hflip > 0 and torch.rand(1, generator=generator).item() < self.hflip
-        pixels = TF.resized_crop(pixels, top, left, h, w, [self.size, self.size],
-                                 interpolation=v2.InterpolationMode.BILINEAR, antialias=True)
+        if jpeg is None:
+            pixels = TF.resized_crop(pixels, top, left, h, w, [self.size, self.size],
+                                     interpolation=v2.InterpolationMode.BILINEAR, antialias=True)
+        else:
+            pixels = self._crop_jpeg(data, jpeg, top, left, h, w)
         moved = (_as_points(points) * np.array([width, height]) - np.array([left, top])) / np.array([w, h])
         if flip:
             pixels = TF.horizontal_flip(pixels)
             moved[:, 0] = 1.0 - moved[:, 0]
         return _result(self._finish(pixels), moved)
+
+    def _crop_jpeg(self, data: bytes, jpeg: Image.Image, top: int, left: int, h: int, w: int) -> torch.Tensor:
+        """The box ``(top, left, h, w)`` of a JPEG, resized to the output side, as uint8 RGB."""
+        reduction = next((r for r in (8, 4, 2) if min(h, w) >= r * self.size), 1)  # never below the output
+        if reduction == 1:  # full size: libjpeg-turbo straight into a tensor
+            pixels = decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB)
+            return TF.resized_crop(pixels, top, left, h, w, [self.size, self.size],
+                                   interpolation=v2.InterpolationMode.BILINEAR, antialias=True)
+        width, _ = jpeg.size
+        jpeg.draft(jpeg.mode, (math.ceil(width / reduction), math.ceil(jpeg.size[1] / reduction)))
+        scale = width / jpeg.size[0]  # the DCT scale libjpeg chose (1/8, 1/4 or 1/2 of the side)
+        scale = 2 ** round(math.log2(scale))
+        box = (left / scale, top / scale, (left + w) / scale, (top + h) / scale)
+        resized = jpeg.resize((self.size, self.size), Image.Resampling.BILINEAR, box=box)
+        return TF.pil_to_tensor(resized if resized.mode == "RGB" else resized.convert("RGB"))
+
+
+def _upright_jpeg(data: bytes) -> Image.Image | None:
+    """The JPEG, opened (header only), when the fast path can take it: RGB or greyscale, no EXIF
+    rotation; otherwise None (CMYK, another format, a rotated photo: decoded as ``datasets`` does)."""
+    try:
+        image = Image.open(io.BytesIO(data))
+    except Exception:  # noqa: BLE001 - whatever it is, the general path decodes it or says why
+        return None
+    if image.format != "JPEG" or image.mode not in ("RGB", "L") or _orientation(image) not in (None, 1):
+        return None
+    return image
 
 
 def _side(size: Any) -> int | None:
@@ -254,8 +324,9 @@ class _ProcessorTransform(PointTransform):
             left = int((new_w - crop_w) / 2.0) if new_w >= crop_w else -((crop_w - new_w) // 2)
         return new_h, new_w, top, left, crop_h, crop_w
 
-    def __call__(self, image: Image.Image, points: Any = None,
+    def __call__(self, image: ImageInput, points: Any = None,
                  generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        image = decode_image(image)
         image = image if image.mode == "RGB" else image.convert("RGB")
         pixels = self.processor(images=image, return_tensors="pt")["pixel_values"][0]
         new_h, new_w, top, left, crop_h, crop_w = self._geometry(image.height, image.width)

@@ -14,7 +14,9 @@ import pytest
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 EXPECTED = {
     "train_step": {"vit_ratio", "resnet_ratio"},
-    "loader": {"samples_per_second", "plain_samples_per_second"},
+    "loader": {"samples_per_second", "plain_samples_per_second", "uint8_samples_per_second",
+               "decode_limit_samples_per_second", "hf_example_samples_per_second", "timm_samples_per_second",
+               "loader_vs_hf_example", "loader_vs_decode_limit", "loader_vs_timm", "float_vs_hf_example"},
     "ingest": {"tar_ratio", "records_per_second", "tar_records_per_second", "published_records_per_second",
                "rss_growth", "rss_mib_large", "pss_mib_large", "images_rss_growth", "images_rss_mib_large",
                "full_release_linearity", "images_copy_ratio", "release_size_seconds", "release_size_rss_mib",
@@ -25,8 +27,11 @@ EXPECTED = {
 INVARIANTS = {
     "coco_memory": lambda f: f["coco_pss_mib"] <= f["coco_rss_mib"],  # shared pages counted once
     "ingest": lambda f: f["pss_mib_large"] <= f["rss_mib_large"] and f["records_large"] > f["records_small"]
-    and f["tar_ratio"] == round(f["tar_records_per_second"] / f["published_records_per_second"], 3),
-    "loader": lambda f: f["uint8_samples_per_second"] >= f["samples_per_second"] * 0.5,
+    and math.isclose(f["tar_ratio"], f["tar_records_per_second"] / f["published_records_per_second"], rel_tol=5e-3),
+    "loader": lambda f: math.isclose(f["loader_vs_hf_example"],
+                                     f["uint8_samples_per_second"] / f["hf_example_samples_per_second"], rel_tol=2e-3)
+    and math.isclose(f["loader_vs_decode_limit"], f["uint8_samples_per_second"] / f["decode_limit_samples_per_second"],
+                     rel_tol=2e-3),
     "train_step": lambda f: f["ratio"] == max(f["vit_ratio"], f["resnet_ratio"]),
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
@@ -237,3 +238,84 @@ def test_points_of_classes_the_image_lacks_are_no_target_unless_kept():
     assert kept["points_valid"][0][[0, 5]].tolist() == [True, True]
     unlabelled = LuabBatchTransform(transform, num_labels=80)({**rows, "labels": [None]})
     assert unlabelled["points_valid"][0][[0, 5]].tolist() == [True, True]
+
+
+def _jpeg(pixels: np.ndarray, **save: object) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=100, **save)
+    return buffer.getvalue()
+
+
+def test_stored_jpegs_put_each_point_on_its_pixels_at_every_decode_size(monkeypatch):
+    """The fast path from stored bytes, decoding at full size or at 1/2, 1/4, 1/8 (each occurs):
+    a bright 8x8 block on JPEG's own grid survives every decode size exactly, so its brightness
+    centroid lands within 0.25 output pixels of the returned point (the block's centre), and the
+    point is valid whenever the block is wholly in the crop, invalid whenever none of it reaches."""
+    from PIL import JpegImagePlugin
+
+    reductions = []
+    draft = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self, mode, size):
+        reductions.append(round(self.size[0] / size[0]))
+        return draft(self, mode, size)
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    rng = np.random.default_rng(1)
+    located = outside = 0
+    for case in range(400):
+        width, height = (int(v) * 8 for v in rng.integers(4, 41, 2))
+        column, row = int(rng.integers(0, width // 8)) * 8, int(rng.integers(0, height // 8)) * 8
+        grey = case % 2 == 0  # greyscale and RGB JPEGs alike
+        pixels = np.zeros((height, width) if grey else (height, width, 3), np.uint8)
+        pixels[row:row + 8, column:column + 8] = 255
+        data = _jpeg(pixels) if grey else _jpeg(pixels, subsampling=0)
+        size = int(rng.choice([16, 24, 32]))
+        transform = PointTransform.for_training(size=size, scale=(0.05, 1.0), hflip=0.5, mean=(0, 0, 0),
+                                                std=(1, 1, 1), normalize=False)
+        point = [[(column + 4) / width, (row + 4) / height]]
+        out = transform({"bytes": data, "path": None}, point, generator=torch.Generator().manual_seed(case))
+        brightness = out["pixel_values"][0].double()
+        reference = transform(Image.open(io.BytesIO(data)), point, generator=torch.Generator().manual_seed(case))
+        assert torch.equal(out["points"], reference["points"])  # the same draws and the same box
+        lit = brightness > 0  # a uniform block on JPEG's grid decodes exactly: no ringing around it
+        if not lit.any():
+            assert not out["points_valid"][0], case
+            outside += 1
+            continue
+        cx, cy = _centroid(brightness * lit)
+        px, py = (out["points"][0] * size).tolist()
+        rows, columns = torch.nonzero(lit, as_tuple=True)
+        if rows.min() > 0 and columns.min() > 0 and rows.max() < size - 1 and columns.max() < size - 1:
+            assert out["points_valid"][0], case
+            assert abs(px - cx) <= 0.25 and abs(py - cy) <= 0.25, (case, px, cx, py, cy)
+            located += 1
+    assert located >= 60 and outside >= 30 and {2, 4, 8} <= set(reductions)
+
+
+def test_stored_images_the_fast_path_cannot_take_decode_as_datasets_does():
+    """CMYK JPEGs, EXIF-rotated JPEGs and PNGs from stored bytes give what the decoded image gives
+    (decoded as ``datasets.Image`` decodes it); full-size JPEGs decode as PIL decodes them."""
+    from datasets import Image as ImageFeature
+
+    rng = np.random.default_rng(2)
+    noise = rng.integers(0, 256, (48, 72, 3), np.uint8)
+    cmyk = io.BytesIO()
+    Image.fromarray(noise).convert("CMYK").save(cmyk, format="JPEG", quality=95)
+    rotated = io.BytesIO()
+    exif = Image.Exif()
+    exif[Image.ExifTags.Base.Orientation] = 6  # shown turned 90 degrees
+    Image.fromarray(noise).save(rotated, format="JPEG", quality=95, exif=exif)
+    png = io.BytesIO()
+    Image.fromarray(noise).save(png, format="PNG")
+    transform = PointTransform.for_training(size=32, scale=(0.3, 1.0), normalize=False)
+    point = [[0.3, 0.6]]
+    for name, data in (("cmyk", cmyk.getvalue()), ("rotated", rotated.getvalue()), ("png", png.getvalue()),
+                       ("plain", _jpeg(noise))):
+        shown = ImageFeature().decode_example({"bytes": data, "path": None})
+        ours = transform({"bytes": data, "path": None}, point, generator=torch.Generator().manual_seed(7))
+        theirs = transform(shown, point, generator=torch.Generator().manual_seed(7))
+        assert torch.equal(ours["points"], theirs["points"]), name
+        difference = (ours["pixel_values"].int() - theirs["pixel_values"].int()).abs().max().item()
+        assert difference <= (1 if name == "plain" else 0), (name, difference)
+    assert ImageFeature().decode_example({"bytes": rotated.getvalue(), "path": None}).size == (48, 72)

@@ -31,9 +31,9 @@ class Conversion:
     workers: int
     skips: SkipLog
     #: config -> split -> rows written ("default" first, as the card lists them)
-    rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    rows: dict[str, dict[str, int]] = field(init=False)
     #: input records read, whether written or skipped
-    records: int = 0
+    records: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self.rows = {name: {} for name in sorted(self.configs, key=lambda name: name != "default")}

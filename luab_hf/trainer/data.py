@@ -12,7 +12,7 @@ from datasets import load_dataset, load_dataset_builder
 from datasets.distributed import split_dataset_by_node
 from torch.utils.data import DataLoader
 
-from ..data import LuabBatchTransform, collate_byproducts
+from ..data import LuabBatchTransform, collate_byproducts, with_stored_images
 from ..schema import TaskSchema, detect_task
 from ..stopping import ignore_stop_signals
 from ..transforms import PointTransform
@@ -85,7 +85,7 @@ def make_loaders(data: RunData, data_args: DataArguments, model_args: ModelArgum
                                                         normalize=False), seed=args.seed)
     # decode only what the targets read: all mouse traces and hovers of a row cost more than its click
     needed = [*data.task.required_columns(targets), "image_id"]
-    train = data.train.select_columns([c for c in data.train.features if c in needed])
+    train = with_stored_images(data.train.select_columns([c for c in data.train.features if c in needed]))
     if data_args.max_train_samples is not None:  # a seeded random subset, not the first N rows
         if data_args.streaming:
             train = train.shuffle(seed=args.seed, buffer_size=10_000).take(data_args.max_train_samples)
