@@ -4,10 +4,11 @@ All read the same JPEGs (ImageNet-like 384 px photos of the synthetic benchmark,
 ``luab-convert``) with the same workers and batch size, random-resized-crop to 224 + flip:
 
 - **decode limit**: ``torchvision.io.decode_jpeg`` of the stored bytes and nothing else (no
-  augmentation, no collation): what a loader of full-size decodes cannot beat;
+  augmentation, no collation, no pixels shipped back): what a loader of full-size decodes cannot beat;
 - **ours** (``uint8``, as ``luab-train`` runs it, normalised later on the device; and ``float``):
   ``LuabBatchTransform`` over ``PointTransform.for_training`` from the stored bytes
-  (:func:`luab_hf.data.with_stored_images`), click points mapped, ``collate_byproducts``;
+  (:func:`luab_hf.data.with_stored_images`) of the columns the click target reads, click points
+  mapped, ``collate_byproducts``;
 - **plain**: the same path without points (images and labels only): what the byproducts cost;
 - **HF example**: transformers' ``run_image_classification.py`` pipeline (``RandomResizedCrop``,
   ``RandomHorizontalFlip``, ``ToTensor``, ``Normalize`` through ``set_transform``);
@@ -35,6 +36,7 @@ from luab_hf import synthetic
 from luab_hf.convert import imagenet_ab
 from luab_hf.data import LuabBatchTransform, collate_byproducts, with_stored_images
 from luab_hf.processing import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from luab_hf.schema import TASKS
 from luab_hf.transforms import PointTransform
 
 BATCH = 32
@@ -53,9 +55,10 @@ def plain_transform(transform: PointTransform, seed: int):
 
 
 def decode_only(batch: dict) -> dict:
-    """The decode limit's work: each stored JPEG decoded to an RGB tensor, nothing more."""
-    return {"pixel_values": [decode_jpeg(torch.frombuffer(bytearray(image["bytes"]), dtype=torch.uint8),
-                                         mode=ImageReadMode.RGB) for image in batch["image"]]}
+    """The decode limit's work: each stored JPEG decoded to an RGB tensor, nothing more; only its
+    shape leaves the worker (shipping full-size pixels would measure the pipe, not the decoder)."""
+    return {"shape": [torch.tensor(decode_jpeg(torch.frombuffer(bytearray(image["bytes"]), dtype=torch.uint8),
+                                               mode=ImageReadMode.RGB).shape) for image in batch["image"]]}
 
 
 def hf_example_transform(crop: int):
@@ -89,12 +92,13 @@ def loaders(folder: Path, crop: int, workers: int) -> dict[str, DataLoader]:
     stored = with_stored_images(load_dataset(str(folder), split="train"))
     stored.set_transform(decode_only)
     made["decode_limit"] = DataLoader(stored, collate_fn=lambda examples: examples, **common)
+    columns = [*TASKS["imagenet-ab"].required_columns(["click"]), "image_id"]  # what luab-train reads
     for output in ("uint8", "float"):
         transform = PointTransform.for_training(crop, normalize=output == "float")
-        ours = with_stored_images(load_dataset(str(folder), split="train"))
+        ours = with_stored_images(load_dataset(str(folder), split="train").select_columns(columns))
         ours.set_transform(LuabBatchTransform(transform, seed=0))
         made[f"ours_{output}"] = DataLoader(ours, collate_fn=collate_byproducts, **common)
-        plain = with_stored_images(load_dataset(str(folder), split="train"))
+        plain = with_stored_images(load_dataset(str(folder), split="train").select_columns(columns))
         plain.set_transform(plain_transform(transform, seed=0))
         made[f"plain_{output}"] = DataLoader(plain, collate_fn=default_collate, **common)
     example = load_dataset(str(folder), split="train")

@@ -59,6 +59,10 @@ class LuabBatchTransform:
     alone, not from the global RNG: a resumed run sees exactly the crops an uninterrupted one
     would (data loaders prefetch, so the global RNG at a checkpoint is already ahead), and the
     crops do not depend on the number of processes or workers. Call :meth:`set_epoch` per epoch.
+
+    ``decode_on_device`` (with :meth:`RandomResizedCropFlip.plan <luab_hf.transforms.RandomResizedCropFlip.plan>`):
+    stored JPEGs leave the workers encoded, with their drawn crop, for
+    :func:`~luab_hf.transforms.decode_crops` to decode in batches on the accelerator.
     """
 
     def __init__(
@@ -71,8 +75,12 @@ class LuabBatchTransform:
         drop_labels_outside_crop: bool = False,
         seed: int | None = None,
         keep_points_of_absent_classes: bool = False,
+        decode_on_device: bool = False,
     ) -> None:
+        if decode_on_device and not hasattr(transform, "plan"):
+            raise ValueError("decode_on_device needs the built-in training transform (PointTransform.for_training)")
         self.transform = transform
+        self.decode_on_device = decode_on_device
         if isinstance(task, str) and task not in TASKS:
             raise ValueError(f"unknown task {task!r}: expected one of {sorted(TASKS)}, or a TaskSchema")
         self.task = TASKS[task] if isinstance(task, str) else task
@@ -153,8 +161,11 @@ class LuabBatchTransform:
         with_trace = "mouse_trace" in self.targets
         if with_trace:
             points = np.concatenate([points, resample_trace(trace, self.trace_steps)])
-        out = self.transform(image, points, generator=generator)
-        example = {"pixel_values": out["pixel_values"], "points": out["points"], "points_valid": out["points_valid"]}
+        if self.decode_on_device:
+            out = self.transform.plan(image, points, generator=generator)
+        else:
+            out = self.transform(image, points, generator=generator)
+        example = {key: out[key] for key in ("pixel_values", "points", "points_valid", "jpeg", "crop") if key in out}
         if with_trace:
             k = len(points) - self.trace_steps
             example["points"], example["points_valid"] = out["points"][:k], out["points_valid"][:k]
@@ -190,7 +201,10 @@ def collate_byproducts(examples: Sequence[dict[str, Any]]) -> dict[str, torch.Te
     """
     if not examples:
         raise ValueError("cannot collate an empty batch")
-    batch = default_collate(list(examples))
+    encoded = [example["jpeg"] for example in examples] if "jpeg" in examples[0] else None
+    batch = default_collate([{k: v for k, v in e.items() if k != "jpeg"} for e in examples] if encoded else list(examples))
+    if encoded is not None:  # JPEGs of different lengths, decoded later on the device
+        batch["jpeg"] = encoded
     for key, (mask, is_point) in _CHECKED_TARGETS.items():
         if key in batch and mask in batch:
             check_targets(key, batch[key], batch[mask], is_point)

@@ -38,7 +38,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from .processing import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, make_image_processor
 
-__all__ = ["PointTransform", "decode_image", "normalize_pixels", "sample_resized_crop"]
+__all__ = ["PointTransform", "decode_crops", "decode_image", "normalize_pixels", "sample_resized_crop"]
 
 #: An image as a transform takes it: decoded, or as the dataset stores it (``{"bytes", "path"}``
 #: from an ``Image(decode=False)`` column, or the encoded bytes alone).
@@ -223,6 +223,20 @@ class RandomResizedCropFlip(PointTransform):
         2x or more anyway, decodes it directly at 1/2, 1/4 or 1/8 of its size (JPEG's DCT scaling,
         PIL's ``draft``) and resamples exactly the drawn box. Same draws, same box, same points;
         only the pixels' route differs."""
+        return self._apply(image, points, generator, defer=False)
+
+    def plan(self, image: ImageInput, points: Any = None,
+             generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """The same draws and points as calling the transform, with a stored upright JPEG left
+        encoded for :func:`decode_crops` to decode on the accelerator in batches: ``jpeg`` (its
+        bytes), ``crop`` (``top, left, h, w, flip``) and zero ``pixel_values`` to fill in. Any other
+        image is transformed here (``crop`` all -1, ``jpeg`` empty). uint8 output only."""
+        if self.normalize:
+            raise ValueError("decoding on the device needs uint8 output: for_training(..., normalize=False)")
+        return self._apply(image, points, generator, defer=True)
+
+    def _apply(self, image: ImageInput, points: Any, generator: torch.Generator | None,
+               defer: bool) -> dict[str, torch.Tensor]:
         data = None if isinstance(image, Image.Image) else _encoded(image)
         jpeg = None if data is None else _upright_jpeg(data)
         if jpeg is None:
@@ -233,16 +247,23 @@ class RandomResizedCropFlip(PointTransform):
         top, left, h, w = sample_resized_crop(height, width, self.scale, self.ratio, generator)
         # v2.RandomHorizontalFlip flips when rand < p, drawn after the crop's parameters
         flip = self.hflip > 0 and torch.rand(1, generator=generator).item() < self.hflip
+        deferred = defer and jpeg is not None
         if jpeg is None:
             pixels = TF.resized_crop(pixels, top, left, h, w, [self.size, self.size],
                                      interpolation=v2.InterpolationMode.BILINEAR, antialias=True)
+        elif deferred:
+            pixels = torch.zeros(3, self.size, self.size, dtype=torch.uint8)
         else:
             pixels = self._crop_jpeg(data, jpeg, top, left, h, w)
         moved = (_as_points(points) * np.array([width, height]) - np.array([left, top])) / np.array([w, h])
         if flip:
-            pixels = TF.horizontal_flip(pixels)
+            pixels = pixels if deferred else TF.horizontal_flip(pixels)
             moved[:, 0] = 1.0 - moved[:, 0]
-        return _result(self._finish(pixels), moved)
+        out = _result(self._finish(pixels), moved)
+        if defer:
+            out["jpeg"] = torch.frombuffer(bytearray(data), dtype=torch.uint8) if deferred else torch.empty(0, dtype=torch.uint8)
+            out["crop"] = torch.tensor([top, left, h, w, int(flip)] if deferred else [-1] * 5)
+        return out
 
     def _crop_jpeg(self, data: bytes, jpeg: Image.Image, top: int, left: int, h: int, w: int) -> torch.Tensor:
         """The box ``(top, left, h, w)`` of a JPEG, resized to the output side, as uint8 RGB."""
@@ -258,6 +279,23 @@ class RandomResizedCropFlip(PointTransform):
         box = (left / scale, top / scale, (left + w) / scale, (top + h) / scale)
         resized = jpeg.resize((self.size, self.size), Image.Resampling.BILINEAR, box=box)
         return TF.pil_to_tensor(resized if resized.mode == "RGB" else resized.convert("RGB"))
+
+
+def decode_crops(jpeg: Sequence[torch.Tensor], crop: torch.Tensor, pixel_values: torch.Tensor) -> torch.Tensor:
+    """Fill in the rows :meth:`RandomResizedCropFlip.plan` left encoded: decode them in one batch
+    on ``pixel_values``' device (nvJPEG on CUDA), then crop, resize and flip each as drawn.
+    ``jpeg`` and ``crop`` stay on the CPU (no host sync reads them); returns uint8 pixels."""
+    rows = [index for index, box in enumerate(crop.tolist()) if box[0] >= 0]
+    if not rows:
+        return pixel_values
+    decoded = decode_jpeg([jpeg[index] for index in rows], mode=ImageReadMode.RGB, device=pixel_values.device)
+    size = list(pixel_values.shape[-2:])
+    pixels = pixel_values.clone()
+    for index, image in zip(rows, decoded):
+        top, left, h, w, flip = crop[index].tolist()
+        patch = TF.resized_crop(image, top, left, h, w, size, interpolation=v2.InterpolationMode.BILINEAR, antialias=True)
+        pixels[index] = TF.horizontal_flip(patch) if flip else patch
+    return pixels
 
 
 def _upright_jpeg(data: bytes) -> Image.Image | None:

@@ -46,3 +46,17 @@ def test_compiled_bf16_training_step(name):
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     losses = [_step(compiled, batch, optimizer) for _ in range(2)]
     assert all(torch.isfinite(loss).item() for loss in losses)
+
+
+def test_jpegs_decode_on_the_gpu_in_batches_near_the_cpus_pixels():
+    """nvJPEG decodes the batch's JPEGs where the model runs; crops and flips as the workers drew."""
+    from luab_hf.data import LuabBatchTransform, collate_byproducts
+    from luab_hf.transforms import PointTransform, decode_crops
+    from tests.test_transforms import _examples, _stored_rows
+
+    transform = PointTransform.for_training(size=48, scale=(0.3, 1.0), normalize=False)
+    batch = collate_byproducts(_examples(LuabBatchTransform(transform, task="imagenet-ab", seed=5,
+                                                            decode_on_device=True)(_stored_rows())))
+    on_cpu = decode_crops(batch["jpeg"], batch["crop"], batch["pixel_values"])
+    on_gpu = decode_crops(batch["jpeg"], batch["crop"], batch["pixel_values"].cuda())
+    assert on_gpu.is_cuda and (on_gpu.cpu().float() - on_cpu.float()).abs().mean() < 2.0

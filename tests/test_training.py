@@ -633,3 +633,15 @@ def test_the_card_records_how_the_run_was_started(argv0, module, processes, expe
     monkeypatch.chdir(REPO)
     monkeypatch.delenv("LOCAL_RANK", raising=False)
     assert launch_command(processes) == expected
+
+
+def test_decoding_on_the_device_trains_the_same_weights(imagenet_dataset, tmp_path):
+    """``--decode_on_device``: the JPEGs reach the step encoded and are decoded there (on this
+    machine's CPU device); at a size where the workers decode at full size too, the run ends with
+    the same weights as one decoding in the workers."""
+    base = ["--dataset_name", str(imagenet_dataset), "--backbone", "resnet-micro", "--max_train_steps", "3",
+            "--eval_splits", "", "--report_to", "none", *COMMON, "--image_size", "48"]  # 64 px images: crops < 96
+    assert train.main([*base, "--output_dir", str(tmp_path / "workers")]) == 0
+    assert train.main([*base, "--output_dir", str(tmp_path / "device"), "--decode_on_device", "true"]) == 0
+    workers, device = load_file(tmp_path / "workers" / "model.safetensors"), load_file(tmp_path / "device" / "model.safetensors")
+    assert all(torch.equal(workers[k], device[k]) for k in workers)

@@ -319,3 +319,44 @@ def test_stored_images_the_fast_path_cannot_take_decode_as_datasets_does():
         difference = (ours["pixel_values"].int() - theirs["pixel_values"].int()).abs().max().item()
         assert difference <= (1 if name == "plain" else 0), (name, difference)
     assert ImageFeature().decode_example({"bytes": rotated.getvalue(), "path": None}).size == (48, 72)
+
+
+def _stored_rows(count: int = 6) -> dict[str, list]:
+    """Rows as ``with_stored_images`` hands them out: JPEGs (RGB, greyscale) and one PNG."""
+    rng = np.random.default_rng(3)
+    images = []
+    for index in range(count):
+        pixels = rng.integers(0, 256, (64, 96, 3), np.uint8)
+        if index == count - 1:
+            buffer = io.BytesIO()
+            Image.fromarray(pixels).save(buffer, format="PNG")
+            images.append({"bytes": buffer.getvalue(), "path": None})
+        else:
+            images.append({"bytes": _jpeg(pixels[..., 0] if index % 2 else pixels), "path": None})
+    return {"image": images, "label": [index % 3 for index in range(count)],
+            "image_id": [f"n0_{index}" for index in range(count)],
+            "click_point": [[0.1 * (index + 1), 0.5] for index in range(count)]}
+
+
+def test_jpegs_left_for_the_device_decode_to_the_workers_pixels():
+    """``decode_on_device``: the workers draw the crops and map the points, the batch's JPEGs are
+    decoded together afterwards (here on the CPU; nvJPEG on a GPU): the same pixels and points as
+    decoding in the workers, the PNG decoded in its worker as before."""
+    from luab_hf.transforms import decode_crops
+
+    transform = PointTransform.for_training(size=48, scale=(0.3, 1.0), normalize=False)  # crops < 2x: full decodes
+    rows = _stored_rows()
+    plain = collate_byproducts(_examples(LuabBatchTransform(transform, task="imagenet-ab", seed=5)(rows)))
+    planned = collate_byproducts(_examples(LuabBatchTransform(transform, task="imagenet-ab", seed=5,
+                                                              decode_on_device=True)(rows)))
+    assert (planned["crop"][:-1, 0] >= 0).all() and (planned["crop"][-1] == -1).all()
+    assert not planned["pixel_values"][:-1].any() and torch.equal(planned["pixel_values"][-1], plain["pixel_values"][-1])
+    decoded = decode_crops(planned["jpeg"], planned["crop"], planned["pixel_values"])
+    assert torch.equal(decoded, plain["pixel_values"])
+    assert torch.equal(planned["points"], plain["points"]) and torch.equal(planned["points_valid"], plain["points_valid"])
+    with pytest.raises(ValueError, match="uint8 output"):
+        PointTransform.for_training(size=48).plan(rows["image"][0])
+
+
+def _examples(batch: dict[str, list]) -> list[dict]:
+    return [dict(zip(batch, values)) for values in zip(*batch.values())]

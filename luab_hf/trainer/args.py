@@ -36,6 +36,9 @@ class DataArguments:
     drop_labels_outside_crop: bool = field(
         default=False, metadata={"help": "COCO-AB: drop a class label when its click leaves the crop (the published loader's quirk)."})
     max_train_samples: int | None = field(default=None, metadata={"help": "Train on a seeded random subset of N rows."})
+    decode_on_device: bool = field(
+        default=False, metadata={"help": "Decode training JPEGs on the accelerator in batches (nvJPEG on CUDA); the "
+                                         "loader workers still draw each crop and flip and map the points."})
     dataloader_num_workers: int = field(
         default_factory=lambda: min(8, available_cpus()),
         metadata={"help": "Loader processes per training process; default: min(8, the CPU cores available)."})

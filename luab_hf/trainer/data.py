@@ -76,13 +76,14 @@ def make_loaders(data: RunData, data_args: DataArguments, model_args: ModelArgum
     """The train loader (with its augmentation, whose epoch the loop sets) and one loader per
     evaluation split (the checkpoint's evaluation preprocessing)."""
 
-    def batches(transform: PointTransform, seed: int | None = None) -> LuabBatchTransform:
+    def batches(transform: PointTransform, seed: int | None = None, on_device: bool = False) -> LuabBatchTransform:
         return LuabBatchTransform(transform, data.task, len(data.id2label), targets, model_args.trace_steps,
-                                  data_args.drop_labels_outside_crop, seed=seed)
+                                  data_args.drop_labels_outside_crop, seed=seed, decode_on_device=on_device)
 
     # uint8 out of the workers (a quarter of the bytes to move); the loop normalises on the device
     train_batches = batches(PointTransform.for_training(data_args.image_size, scale=(data_args.min_crop_scale, 1.0),
-                                                        normalize=False), seed=args.seed)
+                                                        normalize=False), seed=args.seed,
+                            on_device=data_args.decode_on_device)
     # decode only what the targets read: all mouse traces and hovers of a row cost more than its click
     needed = [*data.task.required_columns(targets), "image_id"]
     train = with_stored_images(data.train.select_columns([c for c in data.train.features if c in needed]))

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from ..stopping import StopRequest, TrainingStopped, stop_requests
-from ..transforms import normalize_pixels
+from ..transforms import decode_crops, normalize_pixels
 from .args import (
     DataArguments,
     LuabTrainingArguments,
@@ -205,7 +205,9 @@ class TrainingRun:
             model.activation_checkpointing_enable()
         optimizer = torch.optim.AdamW(parameter_groups(model, args.weight_decay), lr=args.learning_rate)
         self.model, self.optimizer = accelerator.prepare(model, optimizer)
-        self.train_loader = train_loader if data_args.streaming else accelerator.prepare(train_loader)
+        # JPEGs left encoded must stay on the CPU (decode_jpeg reads its input there): _step moves the rest
+        self.train_loader = train_loader if data_args.streaming else \
+            accelerator.prepare_data_loader(train_loader, device_placement=not data_args.decode_on_device)
         self.eval_loaders = {name: accelerator.prepare(loader) for name, loader in eval_loaders.items()}
 
         # steps are counted after sharding: each process sees 1/num_processes of the batches. A stream
@@ -300,7 +302,10 @@ class TrainingRun:
     def _step(self, batch: dict) -> bool:
         """One forward and backward pass; whether it completed an optimizer step."""
         accelerator = self.accelerator
-        batch = send_to_device(batch, accelerator.device, non_blocking=True)  # a stream is not prepared
+        # a stream is not prepared; JPEGs left encoded and their crops stay on the CPU (decode_crops)
+        batch = send_to_device(batch, accelerator.device, non_blocking=True, skip_keys=["jpeg", "crop"])
+        if "jpeg" in batch:
+            batch["pixel_values"] = decode_crops(batch.pop("jpeg"), batch.pop("crop"), batch["pixel_values"])
         batch["pixel_values"] = normalize_pixels(batch["pixel_values"], self.pixel_mean, self.pixel_std)
         with accelerator.accumulate(self.model):
             out = self.model(**batch)
