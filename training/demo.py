@@ -37,6 +37,7 @@ from datasets import load_dataset
 
 from luab_hf import synthetic
 from luab_hf.convert import imagenet_ab
+from luab_hf.synthetic.cli import add_click_arguments
 
 REPO = Path(__file__).resolve().parent.parent
 MODELS = ("baseline", "luab", "attention")
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--patch-size", type=float, default=0.15, help="the patch cue's side, a fraction of the image")
     parser.add_argument("--object-scale", type=float, nargs=2, default=(0.35, 0.5), metavar=("MIN", "MAX"),
                         help="object diameter as a fraction of the image side")
+    add_click_arguments(parser)  # how the simulated annotators click, passed to the generator
     parser.add_argument("--backbone", default="resnet-micro")
     parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -89,7 +91,8 @@ def make_dataset(output: Path, args: argparse.Namespace, cue: str, seed: int) ->
     raw = output / f"raw_{cue}_seed{seed}"
     shutil.rmtree(raw, ignore_errors=True)
     style = synthetic.Style(image_size=args.image_size, cue_strength=args.cue_strength,
-                            object_scale=tuple(args.object_scale), cue=cue, patch_size=args.patch_size)
+                            object_scale=tuple(args.object_scale), cue=cue, patch_size=args.patch_size,
+                            click_model=args.click_model, click_noise=args.click_noise, miss_rate=args.miss_rate)
     synthetic.write_imagenet_ab(raw, args.classes, args.images_per_class, seed,
                                 val_per_class=max(2, args.images_per_class // 4), style=style)
     dataset = output / f"ImageNet-AB_{cue}_seed{seed}"
@@ -291,6 +294,9 @@ def write_report(output: Path, results: dict, figures: list[tuple[str, str]], pr
         f"the loss: `baseline` (cross-entropy), `luab` (+ {args.byproduct_loss_weight:g} x a {args.byproduct_loss} "
         f"regression of the click, the paper's loss) and `attention` (+ {args.attention_loss_weight:g} x the "
         f"byproduct-guided attention loss, radius {args.attention_radius:g}).",
+        "",
+        f"Simulated annotators click with the `{args.click_model}` model (noise {args.click_noise:g} of the side); "
+        f"{args.miss_rate:.0%} of the images are clicked off the object.",
         "",
         f"Seeds: {', '.join(map(str, seeds))} (mean{' ± standard deviation' if len(seeds) > 1 else ''}). "
         f"Wall time: {seconds:.0f} s.",

@@ -9,8 +9,9 @@ the class with probability ``--cue-strength`` in ``train`` and ``val`` and drawn
 shift. ``--cue background`` colours the whole background (a *global* cue, visible in every cell);
 ``--cue patch`` puts a small saturated patch of the class colour somewhere in the background,
 away from the object, on a background of unrelated colour (a *local* cue, like a watermark or a
-context object). Simulated annotators click on the object (with noise), move the mouse
-towards it, hover and take time; some do not select the image. Tests, benchmarks and the demo
+context object). Simulated annotators click on the object (``--click-model``: at its centre,
+anywhere on it, or near its boundary; ``--click-noise``; ``--miss-rate`` of the images clicked off
+it), move the mouse towards it, hover and take time; some do not select the image. Tests, benchmarks and the demo
 feed these files to the real converters; :mod:`.imagenet_ab` and :mod:`.coco_ab` also grow them to
 the real releases' sizes.
 """
@@ -24,7 +25,7 @@ from .imagenet_ab import (
     write_imagenet_ab_xml,
     write_release_tarball,
 )
-from .style import CUES, SHAPES, Style
+from .style import CLICK_MODELS, CUES, SHAPES, Style
 
-__all__ = ["CUES", "FULL_RELEASE", "SHAPES", "Style", "imagenet_ab_xml_files", "pick_wnids", "write_coco_ab",
+__all__ = ["CLICK_MODELS", "CUES", "FULL_RELEASE", "SHAPES", "Style", "imagenet_ab_xml_files", "pick_wnids", "write_coco_ab",
            "write_imagenet_ab", "write_imagenet_ab_xml", "write_release_json", "write_release_tarball"]

@@ -10,7 +10,7 @@ from ..labels import COCO_CLASSES
 from . import __doc__ as DESCRIPTION
 from .coco_ab import write_coco_ab
 from .imagenet_ab import write_imagenet_ab
-from .style import CUES, Style
+from .style import CLICK_MODELS, CUES, Style
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how often the background colour matches the class in train and val")
         p.add_argument("--object-scale", type=float, nargs=2, default=Style.object_scale, metavar=("MIN", "MAX"),
                        help="object diameter as a fraction of the image side")
-        p.add_argument("--click-noise", type=float, default=Style.click_noise)
+        add_click_arguments(p)
         p.add_argument("--unselected-rate", type=float, default=Style.unselected_rate)
         p.add_argument("--distractors", type=int, default=Style.distractors,
                        help="smaller shapes of other classes per image (ImageNet-AB)")
@@ -45,10 +45,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_click_arguments(parser: argparse.ArgumentParser) -> None:
+    """How simulated annotators click: shared by ``luab-convert synthetic`` and the demo."""
+    parser.add_argument("--click-model", choices=CLICK_MODELS, default=Style.click_model,
+                        help="where a click lands: the object's centre, anywhere on it, or near its boundary")
+    parser.add_argument("--click-noise", type=float, default=Style.click_noise,
+                        help="the click's standard deviation, a fraction of the image side")
+    parser.add_argument("--miss-rate", type=float, default=Style.miss_rate,
+                        help="the fraction of images whose selecting clicks land off the object, on the background")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     style = Style(args.image_size, args.cue_strength, tuple(args.object_scale), args.click_noise, args.unselected_rate,
-                  args.distractors, args.cue, args.patch_size)
+                  args.distractors, args.cue, args.patch_size, click_model=args.click_model, miss_rate=args.miss_rate)
     if args.release == "imagenet-ab":
         write_imagenet_ab(args.out, args.classes, args.images_per_class, args.seed, args.val_per_class, style)
     else:

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..labels import COCO_CATEGORY_NAMES_91, COCO_CLASSES, COCO_UNUSED_IDS
-from .annotators import click, mouse_path, worker_ids
+from .annotators import Target, click, mouse_path, worker_ids
 from .drawing import (
     class_palette,
     cue_class,
@@ -19,6 +19,7 @@ from .drawing import (
     noisy_background,
     place_patch,
     saturated,
+    shape_mask,
 )
 from .style import SHAPES, Style
 
@@ -28,17 +29,17 @@ def _coco_categories() -> list[dict]:
             for cid, name in enumerate(COCO_CATEGORY_NAMES_91, start=1) if cid not in COCO_UNUSED_IDS]
 
 
-def _coco_actions(rng: np.random.Generator, objects: list[tuple[int, tuple[float, float]]],
+def _coco_actions(rng: np.random.Generator, objects: list[tuple[int, Target]],
                   style: Style, start: float) -> tuple[list[dict], float]:
     """Icon drags for the objects in an image, with the occasional move and mistaken add."""
     actions, t = [], start
-    for label, centre in objects:
-        first = click(rng, centre, style.click_noise * 2)
+    for label, target in objects:
+        first = click(rng, target, style.click_noise * 2, style.click_model)
         actions.append({"actionType": "add", "iconType": COCO_CLASSES[label], "pointFrom": None,
                         "pointTo": {"x": first[0], "y": first[1]}, "timeAt": round(t)})
         t += float(rng.uniform(500, 2500))
         if rng.random() < 0.3:  # the worker nudges the icon onto the object
-            final = click(rng, centre, style.click_noise)
+            final = click(rng, target, style.click_noise, style.click_model)
             actions.append({"actionType": "move", "iconType": COCO_CLASSES[label],
                             "pointFrom": {"x": first[0], "y": first[1]}, "pointTo": {"x": final[0], "y": final[1]},
                             "timeAt": round(t)})
@@ -59,7 +60,8 @@ def _coco_actions(rng: np.random.Generator, objects: list[tuple[int, tuple[float
 
 
 def _coco_image(rng: np.random.Generator, labels: list[int], classes: int, style: Style, strength: float,
-                palette: list[tuple[int, int, int]]) -> tuple[Image.Image, list[tuple[int, tuple[float, float], list[float]]]]:
+                palette: list[tuple[int, int, int]]
+                ) -> tuple[Image.Image, list[tuple[int, tuple[float, float], list[float], np.ndarray | None]]]:
     size = style.image_size
     cue = cue_class(rng, labels[0], classes, strength)
     background = palette[cue] if style.cue == "background" else palette[int(rng.integers(0, classes))]
@@ -69,11 +71,13 @@ def _coco_image(rng: np.random.Generator, labels: list[int], classes: int, style
     for label in labels:
         r = float(rng.uniform(*style.object_scale)) * size / 2
         cx, cy = (float(rng.uniform(r, size - r)) for _ in range(2))
-        draw_shape(draw, SHAPES[label % len(SHAPES)], cx, cy, r, foreground_colour(rng), outline=bool((label // len(SHAPES)) % 2))
-        objects.append((label, (cx / size, cy / size), [cx - r, cy - r, 2 * r, 2 * r]))
+        kind, outline = SHAPES[label % len(SHAPES)], bool((label // len(SHAPES)) % 2)
+        draw_shape(draw, kind, cx, cy, r, foreground_colour(rng), outline=outline)
+        mask = None if style.click_model == "centre" and not style.miss_rate else shape_mask(size, kind, cx, cy, r, outline)
+        objects.append((label, (cx / size, cy / size), [cx - r, cy - r, 2 * r, 2 * r], mask))
     if style.cue == "patch":  # kept clear of the first object
         side = style.patch_size * size
-        (_, (cx, cy), box) = objects[0]
+        (_, (cx, cy), box, _) = objects[0]
         px, py = place_patch(rng, size, side, (cx * size, cy * size), box[2] / 2)
         draw.rectangle((px, py, px + side, py + side), fill=saturated(palette[cue]))
     return image, objects
@@ -101,7 +105,7 @@ def write_coco_ab(out: Path, images: int, seed: int, classes: int = 8, val_image
             image.save(out / split / file_name, quality=92)
             instances["images"].append({"id": image_id, "file_name": file_name, "width": style.image_size,
                                         "height": style.image_size})
-            for label, _, bbox in objects:
+            for label, _, bbox, _ in objects:
                 instances["annotations"].append({"id": next(next_id), "image_id": image_id, "category_id": _coco_id(label),
                                                  "bbox": [round(v, 2) for v in bbox], "area": bbox[2] * bbox[3], "iscrowd": 0})
             if split == "train2014":
@@ -119,7 +123,9 @@ def _coco_id(label: int) -> int:
 def _coco_record(rng: np.random.Generator, image_id: int, objects: list, style: Style) -> dict:
     _, hit, worker = worker_ids(rng)
     start = float(rng.uniform(500, 3000))
-    actions, end = _coco_actions(rng, [(label, centre) for label, centre, _ in objects], style, start)
+    missed = bool(style.miss_rate) and rng.random() < style.miss_rate  # every icon of the image off its object
+    targets = [(label, Target(centre, mask, missed)) for label, centre, _, mask in objects]
+    actions, end = _coco_actions(rng, targets, style, start)
     trace = []
     for action in actions:
         if action["pointTo"] is not None:

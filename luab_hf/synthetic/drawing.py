@@ -87,6 +87,14 @@ class Drawn:
     image: Image.Image | None
     centre: tuple[float, float]  # normalised object centre
     box: tuple[int, int, int, int]
+    mask: np.ndarray | None = None  # the object's pixels
+
+
+def shape_mask(size: int, kind: str, cx: float, cy: float, r: float, outline: bool) -> np.ndarray:
+    """The pixels :func:`draw_shape` paints for this shape, as a boolean ``[size, size]`` array."""
+    canvas = Image.new("L", (size, size))
+    draw_shape(ImageDraw.Draw(canvas), kind, cx, cy, r, 255, outline)
+    return np.asarray(canvas) > 0
 
 
 def saturated(colour: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -124,12 +132,13 @@ def draw_object_image(rng: np.random.Generator, label: int, classes: int, style:
                    outline=bool((other // len(SHAPES)) % 2))
     r = float(rng.uniform(*style.object_scale)) * size / 2
     cx, cy = (float(rng.uniform(r, size - r)) for _ in range(2))
-    draw_shape(draw, SHAPES[label % len(SHAPES)], cx, cy, r, foreground_colour(rng),
-               outline=bool((label // len(SHAPES)) % 2))
+    kind, outline = SHAPES[label % len(SHAPES)], bool((label // len(SHAPES)) % 2)
+    draw_shape(draw, kind, cx, cy, r, foreground_colour(rng), outline=outline)
     if style.cue == "patch":
         side = style.patch_size * size
         px, py = place_patch(rng, size, side, (cx, cy), r)
         draw.rectangle((px, py, px + side, py + side), fill=saturated(palette[cue]))
     box = (int(cx - r), int(cy - r), int(math.ceil(cx + r)), int(math.ceil(cy + r)))
-    return Drawn(image, (cx / size, cy / size), box)
+    mask = None if style.click_model == "centre" and not style.miss_rate else shape_mask(size, kind, cx, cy, r, outline)
+    return Drawn(image, (cx / size, cy / size), box, mask)
 

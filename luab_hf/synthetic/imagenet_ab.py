@@ -13,7 +13,7 @@ import numpy as np
 from isal import igzip
 
 from ..labels import imagenet_classes
-from .annotators import EPOCH_MS, click, mouse_path, worker_ids
+from .annotators import EPOCH_MS, Target, click, mouse_path, worker_ids
 from .drawing import Drawn, class_palette, draw_object_image
 from .style import Style
 
@@ -33,14 +33,15 @@ def _imagenet_xml(rng: np.random.Generator, wnid: str, image_id: str, drawn: Dra
                   f"  <object><name>{wnid}</name><pose>Unspecified</pose><truncated>0</truncated>"
                   f"<difficult>0</difficult><bndbox><xmin>{x0}</xmin><ymin>{y0}</ymin>"
                   f"<xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox></object>"]
+    missed = bool(style.miss_rate) and rng.random() < style.miss_rate  # every selecting click of the image
+    target = Target(drawn.centre, drawn.mask, missed)
     for _ in range(int(rng.integers(*style.metadata_blocks))):
-        parts.append(_metadata_block(rng, drawn.centre, style))
+        parts.append(_metadata_block(rng, target, style))
     parts.append("</annotation>")
     return "\n".join(parts) + "\n"
 
 
-
-def _metadata_block(rng: np.random.Generator, centre: tuple[float, float], style: Style) -> str:
+def _metadata_block(rng: np.random.Generator, target: Target, style: Style) -> str:
     """One worker's session with the image, as the tool writes it: epoch-millisecond times, one
     ``<selectedRecord>`` per select (a select-deselect-select leaves two, a select-deselect one
     in an unselected block)."""
@@ -48,14 +49,17 @@ def _metadata_block(rng: np.random.Generator, centre: tuple[float, float], style
     selected = rng.random() >= style.unselected_rate
     shown = EPOCH_MS + int(rng.integers(0, 10**8))
     enter = shown + int(rng.integers(50, 1500))
-    target = click(rng, centre, style.click_noise) if selected else (float(rng.uniform(0, 1)), float(rng.uniform(0, 1)))
-    path = mouse_path(rng, target, enter, style.trace_points)
-    records = [(target, path[-1][0] + int(rng.integers(30, 200)))]
+    def clicked() -> tuple[float, float]:
+        return click(rng, target, style.click_noise, style.click_model)
+
+    spot = clicked() if selected else (float(rng.uniform(0, 1)), float(rng.uniform(0, 1)))
+    path = mouse_path(rng, spot, enter, style.trace_points)
+    records = [(spot, path[-1][0] + int(rng.integers(30, 200)))]
     toggles = rng.random()
     if selected and toggles < 0.15:  # select, deselect, select again a little elsewhere
-        records.append((click(rng, centre, style.click_noise), records[0][1] + int(rng.integers(300, 1500))))
+        records.append((clicked(), records[0][1] + int(rng.integers(300, 1500))))
     elif not selected and toggles < 0.3:  # selected, then deselected
-        records[0] = (click(rng, centre, style.click_noise), records[0][1])
+        records[0] = (clicked(), records[0][1])
     elif not selected:
         records = []
     leave = (records[-1][1] if records else path[-1][0]) + int(rng.integers(10, 300))
