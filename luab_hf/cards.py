@@ -45,6 +45,8 @@ class DatasetSummary:
     #: config name -> its features, and config name -> split name -> Parquet bytes
     features: dict[str, Features] = field(default_factory=dict)
     sizes: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: an image in the folder showing a few rows with their byproducts drawn
+    preview: str | None = None
 
 
 def _configs(rows: Mapping[str, Mapping[str, int]]) -> list[dict]:
@@ -90,6 +92,14 @@ def _add_dataset_info(data: DatasetCardData, summary: DatasetSummary) -> None:
         DatasetInfosDict(infos).to_dataset_card_data(data)
 
 
+def _preview(name: str | None) -> str:
+    if not name:
+        return ""
+    return (f"\n![The first train rows with every click (red rings) and mouse trace (yellow) drawn]({name})\n\n"
+            "*The first train rows, every click (red) and mouse trace (yellow) drawn: the Hub's viewer shows "
+            "these columns as text.*\n")
+
+
 def dataset_card(summary: DatasetSummary) -> DatasetCard:
     """A dataset card whose YAML ``configs:`` make ``load_dataset(folder_or_repo)`` work."""
     train_rows = max((splits.get("train", 0) for splits in summary.rows.values()), default=0)
@@ -116,7 +126,7 @@ def dataset_card(summary: DatasetSummary) -> DatasetCard:
 # {summary.name}
 
 {summary.description}
-
+{_preview(summary.preview)}
 Annotation byproducts from *Neglected Free Lunch: Learning Image Classifiers Using Annotation
 Byproducts* (ICCV 2023, [paper]({PAPER})), converted with
 luab-hf into Parquet so that `load_dataset` works.

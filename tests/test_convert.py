@@ -409,3 +409,33 @@ def test_chunk_functions_run_outside_the_pool_with_their_job(imagenet_release, c
     expected = parse_coco_ab_record(record, "record 0", "final")["points"]
     assert [p["category"] for p in row["points"]] == [p["category"] for p in expected]
     assert [v for p in row["points"] for v in (p["x"], p["y"])] == pytest.approx([v for p in expected for v in (p["x"], p["y"])], abs=1e-7)
+
+
+@pytest.mark.parametrize("with_images", [True, False], ids=["images", "byproducts-only"])
+def test_the_card_shows_a_preview_with_the_clicks_drawn(imagenet_release, tmp_path, with_images):
+    """preview.png: the first train rows drawn (the Hub's viewer draws no points); in the first
+    tile, the click marker's colour rings the first row's click, on its image or a neutral square."""
+    import numpy as np
+    from PIL import Image
+
+    from luab_hf.visualization import CLICK_COLOUR
+
+    out = tmp_path / "out"
+    assert _imagenet(imagenet_release, out, *(["--images", str(imagenet_release)] if with_images else [])) == 0
+    assert "![The first train rows" in (out / "README.md").read_text() and "](preview.png)" in (out / "README.md").read_text()
+    config = "default" if with_images else "byproducts"
+    rows = pq.read_table(sorted((out / "data" / config).glob("train-*.parquet"))[0]).slice(0, 8).to_pylist()
+    preview = np.asarray(Image.open(out / "preview.png").convert("RGB"))
+    side = 128 if with_images else 160  # 64 px images drawn twice their size; a 160 px neutral square
+    offset = 4 + (160 - side) // 2  # the grid's padding, then the tile's centring
+    checked = 0
+    for index, row in enumerate(rows):
+        left, top = (index % 4) * (160 + 4), (index // 4) * (160 + 4)  # four tiles a row, 4 px apart
+        for x, y in row["clicks"]:
+            column, line = int(left + offset + x * side), int(top + offset + y * side)
+            window = preview[line - 4:line + 5, column - 4:column + 5].reshape(-1, 3)
+            assert (window == CLICK_COLOUR).all(1).any(), (index, x, y)
+            checked += 1
+    assert checked >= 4
+    if not with_images:
+        assert tuple(preview[offset + 2, offset + 2]) == (215, 215, 215)

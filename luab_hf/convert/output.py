@@ -18,6 +18,7 @@ from ..staging import (
     remove_stale_staging,
     staging_path,
 )
+from .preview import PREVIEW, write_preview
 from .records import ConversionError, SkipLog
 
 
@@ -87,6 +88,7 @@ def finish(staging: Path, summary: DatasetSummary, skips: SkipLog, configs: dict
         for config, splits in summary.rows.items()
     }
     skips.write(staging)
+    summary.preview = PREVIEW if write_preview(staging) else None
     dataset_card(summary).save(staging / "README.md")
 
 
