@@ -248,7 +248,7 @@ def test_push_to_hub_uploads_the_finished_folder_once(imagenet_release, tmp_path
     out = tmp_path / "out"
     assert _imagenet(imagenet_release, out, "--push-to-hub", "org/ImageNet-AB") == 0
     assert calls == [("create_repo", "org/ImageNet-AB", "dataset"),
-                     ("upload_folder", "org/ImageNet-AB", "dataset", ["README.md", "data"])]
+                     ("upload_folder", "org/ImageNet-AB", "dataset", ["README.md", "data", "preview.png"])]
 
 
 def test_scripts_have_help():
