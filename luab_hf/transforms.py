@@ -58,14 +58,16 @@ def _orientation(image: Image.Image) -> int | None:
     return image.getexif().get(Image.ExifTags.Base.Orientation) if "exif" in image.info else None
 
 
-def decode_image(value: ImageInput) -> Image.Image:
-    """A stored image decoded exactly as ``datasets.Image`` decodes it (EXIF orientation applied);
-    a PIL image is returned as it is."""
-    if isinstance(value, Image.Image):
-        return value
-    image = Image.open(io.BytesIO(_encoded(value)))
+def _shown(image: Image.Image) -> Image.Image:
+    """An opened image decoded as ``datasets.Image`` decodes it: EXIF orientation applied."""
     image.load()
     return ImageOps.exif_transpose(image) if _orientation(image) is not None else image
+
+
+def decode_image(value: ImageInput) -> Image.Image:
+    """A stored image decoded exactly as ``datasets.Image`` decodes it; a PIL image is returned as
+    it is."""
+    return value if isinstance(value, Image.Image) else _shown(Image.open(io.BytesIO(_encoded(value))))
 
 
 def normalize_pixels(pixel_values: torch.Tensor, mean: Sequence[float] | torch.Tensor,
@@ -238,9 +240,10 @@ class RandomResizedCropFlip(PointTransform):
     def _apply(self, image: ImageInput, points: Any, generator: torch.Generator | None,
                defer: bool) -> dict[str, torch.Tensor]:
         data = None if isinstance(image, Image.Image) else _encoded(image)
-        jpeg = None if data is None else _upright_jpeg(data)
+        opened = image if data is None else Image.open(io.BytesIO(data))  # the header only, so far
+        jpeg = opened if data is not None and _fast_path_takes(opened) else None
         if jpeg is None:
-            pixels = _rgb_tensor(decode_image(image))
+            pixels = _rgb_tensor(opened if data is None else _shown(opened))
             height, width = pixels.shape[-2:]
         else:
             width, height = jpeg.size
@@ -272,8 +275,8 @@ class RandomResizedCropFlip(PointTransform):
             pixels = decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB)
             return TF.resized_crop(pixels, top, left, h, w, [self.size, self.size],
                                    interpolation=v2.InterpolationMode.BILINEAR, antialias=True)
-        width, _ = jpeg.size
-        jpeg.draft(jpeg.mode, (math.ceil(width / reduction), math.ceil(jpeg.size[1] / reduction)))
+        width, height = jpeg.size
+        jpeg.draft(jpeg.mode, (math.ceil(width / reduction), math.ceil(height / reduction)))
         scale = width / jpeg.size[0]  # the DCT scale libjpeg chose (1/8, 1/4 or 1/2 of the side)
         scale = 2 ** round(math.log2(scale))
         box = (left / scale, top / scale, (left + w) / scale, (top + h) / scale)
@@ -298,16 +301,10 @@ def decode_crops(jpeg: Sequence[torch.Tensor], crop: torch.Tensor, pixel_values:
     return pixels
 
 
-def _upright_jpeg(data: bytes) -> Image.Image | None:
-    """The JPEG, opened (header only), when the fast path can take it: RGB or greyscale, no EXIF
-    rotation; otherwise None (CMYK, another format, a rotated photo: decoded as ``datasets`` does)."""
-    try:
-        image = Image.open(io.BytesIO(data))
-    except Exception:  # noqa: BLE001 - whatever it is, the general path decodes it or says why
-        return None
-    if image.format != "JPEG" or image.mode not in ("RGB", "L") or _orientation(image) not in (None, 1):
-        return None
-    return image
+def _fast_path_takes(image: Image.Image) -> bool:
+    """Whether an opened stored image is a JPEG the fast path decodes itself: RGB or greyscale, no
+    EXIF rotation (CMYK, other formats and rotated photos are decoded as ``datasets`` does)."""
+    return image.format == "JPEG" and image.mode in ("RGB", "L") and _orientation(image) in (None, 1)
 
 
 def _side(size: Any) -> int | None:

@@ -73,7 +73,7 @@ def _coco_image(rng: np.random.Generator, labels: list[int], classes: int, style
         cx, cy = (float(rng.uniform(r, size - r)) for _ in range(2))
         kind, outline = SHAPES[label % len(SHAPES)], bool((label // len(SHAPES)) % 2)
         draw_shape(draw, kind, cx, cy, r, foreground_colour(rng), outline=outline)
-        mask = None if style.click_model == "centre" and not style.miss_rate else shape_mask(size, kind, cx, cy, r, outline)
+        mask = shape_mask(size, kind, cx, cy, r, outline) if style.needs_masks else None
         objects.append((label, (cx / size, cy / size), [cx - r, cy - r, 2 * r, 2 * r], mask))
     if style.cue == "patch":  # kept clear of the first object
         side = style.patch_size * size

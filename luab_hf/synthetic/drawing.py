@@ -139,6 +139,6 @@ def draw_object_image(rng: np.random.Generator, label: int, classes: int, style:
         px, py = place_patch(rng, size, side, (cx, cy), r)
         draw.rectangle((px, py, px + side, py + side), fill=saturated(palette[cue]))
     box = (int(cx - r), int(cy - r), int(math.ceil(cx + r)), int(math.ceil(cy + r)))
-    mask = None if style.click_model == "centre" and not style.miss_rate else shape_mask(size, kind, cx, cy, r, outline)
+    mask = shape_mask(size, kind, cx, cy, r, outline) if style.needs_masks else None
     return Drawn(image, (cx / size, cy / size), box, mask)
 

@@ -36,6 +36,11 @@ class Style:
     #: the fraction of images whose selecting clicks land off the object, uniformly on the background
     miss_rate: float = 0.0
 
+    @property
+    def needs_masks(self) -> bool:
+        """Whether clicks need the objects' pixels (any click model but the centre, or misses)."""
+        return self.click_model != "centre" or self.miss_rate > 0
+
     def __post_init__(self) -> None:
         if self.click_model not in CLICK_MODELS:
             raise ValueError(f"click_model {self.click_model!r}: expected one of {', '.join(CLICK_MODELS)}")

@@ -270,13 +270,9 @@ class TrainingRun:
                 if not self._step(batch):
                     continue
                 bar.update(1)
-                halt = self._end_of_step(bar)
+                self._end_of_step(bar)
                 if progress.completed >= self.max_steps:
                     break
-                if halt:
-                    if args.checkpointing_steps and not (self.every and progress.completed % self.every == 0):
-                        self._checkpoint(epoch, push=False)  # so the run can go on from this step
-                    _stop_run(self.accelerator, self.stop, progress.completed, self.output_dir)
             if args.checkpointing_steps == "epoch":
                 self._checkpoint(epoch + 1)
             last = progress.completed >= self.max_steps or epoch == (self.epochs or 0) - 1
@@ -324,17 +320,22 @@ class TrainingRun:
         self.progress.completed += 1
         return True
 
-    def _end_of_step(self, bar: tqdm) -> bool:
-        """After an optimizer step: close the logging window when due, checkpoint when due; whether
-        the run was asked to stop (one process stops at once; several agree at the next logging
-        step, through the reduce that step does anyway: any rank's request stops them all there)."""
+    def _end_of_step(self, bar: tqdm) -> None:
+        """After an optimizer step: close the logging window when due, checkpoint when due, and
+        stop when asked to before the last step (one process stops at once; several agree at the
+        next logging step, through the reduce that step does anyway: any rank's request stops them
+        all there), after a checkpoint of this step when checkpointing is on."""
         completed = self.progress.completed
         halt = bool(self.stop) and self.accelerator.num_processes == 1
         if completed % self.args.logging_steps == 0 or completed == self.max_steps:
             halt = self._log_window(bar)
-        if self.every and completed % self.every == 0:
+        saved = bool(self.every) and completed % self.every == 0
+        if saved:
             self._checkpoint(self.progress.epoch)
-        return halt
+        if halt and completed < self.max_steps:
+            if self.args.checkpointing_steps and not saved:
+                self._checkpoint(self.progress.epoch, push=False)  # so the run can go on from this step
+            _stop_run(self.accelerator, self.stop, completed, self.output_dir)
 
     def _log_window(self, bar: tqdm) -> bool:
         """Log the window's mean loss terms (all ranks), start a new window; whether any rank was
